@@ -1,0 +1,92 @@
+"""Configuration: one typed object built from the environment once, at start-up, then passed down."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from returns_triage.errors import ConfigurationError
+
+__all__ = ["Settings"]
+
+
+def _default_home() -> Path:
+    return Path.cwd() / "var"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Every knob the service reads. Build it with :meth:`from_env`; never read ``os.environ`` elsewhere."""
+
+    home: Path = field(default_factory=_default_home)
+    database_url: str = ""
+    model_dir: Path = Path()
+    mlflow_uri: str = ""
+    documents_dir: Path = Path()
+    auto_approve_confidence: float = 0.80
+    auto_approve_value_cap: float = 500.0
+    review_sla_hours: float = 24.0
+    max_body_bytes: int = 1_000_000
+    db_pool_size: int = 5
+
+    def __post_init__(self) -> None:
+        # Derived defaults: everything lives under `home` unless configured.
+        if not self.database_url:
+            object.__setattr__(self, "database_url", f"sqlite:///{self.home / 'triage.db'}")
+        if self.model_dir == Path():
+            object.__setattr__(self, "model_dir", self.home / "models")
+        if not self.mlflow_uri:
+            object.__setattr__(self, "mlflow_uri", f"sqlite:///{self.home / 'mlflow.db'}")
+        if self.documents_dir == Path():
+            object.__setattr__(self, "documents_dir", self.home / "documents")
+        self.validate()
+
+    def validate(self) -> None:
+        if not self.database_url.startswith(("sqlite://", "postgresql")):
+            raise ConfigurationError(
+                f"TRIAGE_DATABASE_URL must be a sqlite:// or postgresql:// URL, got {self.database_url!r}"
+            )
+        if not 0.0 < self.auto_approve_confidence <= 1.0:
+            raise ConfigurationError("TRIAGE_AUTO_APPROVE_CONFIDENCE must be in (0, 1]")
+        if self.auto_approve_value_cap < 0:
+            raise ConfigurationError("TRIAGE_AUTO_APPROVE_VALUE_CAP must be >= 0")
+        if self.review_sla_hours <= 0:
+            raise ConfigurationError("TRIAGE_REVIEW_SLA_HOURS must be > 0")
+        if self.max_body_bytes < 1024:
+            raise ConfigurationError("TRIAGE_MAX_BODY_BYTES must be >= 1024")
+
+    @property
+    def reason_bundle_dir(self) -> Path:
+        return self.model_dir / "reason"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+
+        def number(name: str, default: float, kind: type = float) -> float:
+            raw = env.get(name)
+            if raw is None or raw == "":
+                return default
+            try:
+                return kind(raw)
+            except ValueError as exc:
+                raise ConfigurationError(f"{name}={raw!r} is not a valid {kind.__name__}") from exc
+
+        home = Path(env.get("TRIAGE_HOME", "") or _default_home())
+        return cls(
+            home=home,
+            database_url=env.get("TRIAGE_DATABASE_URL", ""),
+            model_dir=Path(env["TRIAGE_MODEL_DIR"]) if env.get("TRIAGE_MODEL_DIR") else Path(),
+            mlflow_uri=env.get("TRIAGE_MLFLOW_URI", ""),
+            documents_dir=Path(env["TRIAGE_DOCUMENTS_DIR"]) if env.get("TRIAGE_DOCUMENTS_DIR") else Path(),
+            auto_approve_confidence=number("TRIAGE_AUTO_APPROVE_CONFIDENCE", 0.80),
+            auto_approve_value_cap=number("TRIAGE_AUTO_APPROVE_VALUE_CAP", 500.0),
+            review_sla_hours=number("TRIAGE_REVIEW_SLA_HOURS", 24.0),
+            max_body_bytes=int(number("TRIAGE_MAX_BODY_BYTES", 1_000_000, int)),
+            db_pool_size=int(number("TRIAGE_DB_POOL_SIZE", 5, int)),
+        )
+
+    def with_(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
