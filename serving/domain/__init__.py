@@ -1,1 +1,23 @@
-"""domain."""
+"""The returns domain: plain dataclasses and functions, standard library only."""
+
+from returns_triage.serving.domain.model import (
+    Decision,
+    DocumentAssessment,
+    ReasonAssessment,
+    ReturnCase,
+    ReviewItem,
+    RiskAssessment,
+    Route,
+)
+from returns_triage.serving.domain.policy import ThresholdPolicy
+
+__all__ = [
+    "Decision",
+    "DocumentAssessment",
+    "ReasonAssessment",
+    "ReturnCase",
+    "ReviewItem",
+    "RiskAssessment",
+    "Route",
+    "ThresholdPolicy",
+]

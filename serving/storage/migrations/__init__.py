@@ -1,1 +1,1 @@
-"""migrations."""
+"""Alembic migrations."""

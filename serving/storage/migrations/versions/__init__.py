@@ -1,1 +1,1 @@
-"""versions."""
+"""Migration scripts, applied in order."""

@@ -1,0 +1,46 @@
+"""The sentence encoder at serving time: `tokenizers` + onnxruntime, no torch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from tokenizers import Tokenizer
+
+from returns_triage.models.bundle import onnx_session
+
+__all__ = ["OnnxTextEncoder"]
+
+MAX_TOKENS = 256
+
+
+class OnnxTextEncoder:
+    """Turns texts into L2-normalised 384-d embeddings with the exported MiniLM graph."""
+
+    def __init__(self, model_path: Path, tokenizer_path: Path, *, intra_op_threads: int = 0) -> None:
+        self._session = onnx_session(model_path, intra_op_threads=intra_op_threads)
+        tokenizer = Tokenizer.from_file(str(tokenizer_path))
+        # The shipped tokenizer pads every text to 128 tokens; pad per batch instead (STACK.md, trap 2).
+        tokenizer.no_padding()
+        tokenizer.enable_truncation(MAX_TOKENS)
+        self._tokenizer = tokenizer
+
+    def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, 384), dtype=np.float32)
+        out: list[np.ndarray] = []
+        for start in range(0, len(texts), batch_size):
+            out.append(self._encode_batch(texts[start : start + batch_size]))
+        return np.concatenate(out, axis=0)
+
+    def _encode_batch(self, texts: list[str]) -> np.ndarray:
+        encodings = self._tokenizer.encode_batch(texts)
+        width = max(len(e.ids) for e in encodings)
+        ids = np.zeros((len(texts), width), dtype=np.int64)
+        mask = np.zeros((len(texts), width), dtype=np.int64)
+        for row, enc in enumerate(encodings):
+            n = len(enc.ids)
+            ids[row, :n] = enc.ids
+            mask[row, :n] = 1
+        (emb,) = self._session.run(None, {"input_ids": ids, "attention_mask": mask})
+        return emb

@@ -1,0 +1,76 @@
+"""Serving-side reason classifier: a verified bundle run with onnxruntime (no torch, no sklearn)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from returns_triage.models.bundle import Manifest, load_manifest, onnx_session
+from returns_triage.models.reason.encoder import OnnxTextEncoder
+
+__all__ = ["ReasonPrediction", "ReasonModel", "BUNDLE_NAME"]
+
+BUNDLE_NAME = "reason"
+
+
+@dataclass(frozen=True, slots=True)
+class ReasonPrediction:
+    code: str
+    confidence: float
+    prediction_set: tuple[str, ...]
+    out_of_scope_score: float
+    abstain: bool
+    top: tuple[tuple[str, float], ...]
+
+
+class ReasonModel:
+    """Text → reason code, calibrated confidence, conformal prediction set and an abstention flag."""
+
+    def __init__(self, directory: Path, manifest: Manifest, *, intra_op_threads: int = 0) -> None:
+        self.directory = directory
+        self.manifest = manifest
+        self.labels = np.array(manifest.labels)
+        self.encoder = OnnxTextEncoder(directory / "encoder.onnx", directory / "tokenizer.json",
+                                       intra_op_threads=intra_op_threads)
+        self._head = onnx_session(directory / "head.onnx", intra_op_threads=intra_op_threads)
+        self.abstain_threshold = float(manifest.thresholds["abstain_below_confidence"])
+        self.conformal_q = float(manifest.thresholds["conformal_q"])
+
+    @classmethod
+    def load(cls, directory: Path, *, intra_op_threads: int = 0) -> ReasonModel:
+        manifest = load_manifest(directory, expected_name=BUNDLE_NAME, verify=True)
+        return cls(directory, manifest, intra_op_threads=intra_op_threads)
+
+    @property
+    def version(self) -> str:
+        return self.manifest.version
+
+    def probabilities(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        emb = self.encoder.encode(texts, batch_size=batch_size)
+        return self.probabilities_from_embeddings(emb)
+
+    def probabilities_from_embeddings(self, emb: np.ndarray) -> np.ndarray:
+        if len(emb) == 0:
+            return np.zeros((0, len(self.labels)), dtype=np.float32)
+        (proba,) = self._head.run(None, {"embedding": emb.astype(np.float32, copy=False)})
+        return proba
+
+    def predict(self, texts: list[str], batch_size: int = 64) -> list[ReasonPrediction]:
+        return [self._prediction(row) for row in self.probabilities(texts, batch_size=batch_size)]
+
+    def _prediction(self, proba: np.ndarray) -> ReasonPrediction:
+        best = int(proba.argmax())
+        confidence = float(proba[best])
+        in_set = np.flatnonzero(proba >= 1.0 - self.conformal_q)
+        ordered = in_set[np.argsort(-proba[in_set])]
+        top_idx = np.argsort(-proba)[:3]
+        return ReasonPrediction(
+            code=str(self.labels[best]),
+            confidence=confidence,
+            prediction_set=tuple(str(self.labels[i]) for i in ordered),
+            out_of_scope_score=1.0 - confidence,
+            abstain=confidence < self.abstain_threshold,
+            top=tuple((str(self.labels[i]), float(proba[i])) for i in top_idx),
+        )

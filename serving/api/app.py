@@ -1,0 +1,140 @@
+"""The Litestar application. `create_app(settings)` is the only composition root; nothing happens at import."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from litestar import Litestar, Request, Response, get, post
+from litestar.datastructures import State
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.params import JSONBody, Parameter
+from sqlalchemy import Engine
+
+from returns_triage.errors import InvalidInput
+from returns_triage.serving.api.problems import exception_handlers
+from returns_triage.serving.api.schemas import DecisionOut, Health, ScoreRequest
+from returns_triage.serving.domain.policy import ThresholdPolicy
+from returns_triage.serving.service.models import LoadedModels, load_models
+from returns_triage.serving.service.scoring import ScoringService
+from returns_triage.serving.storage.engine import make_engine
+from returns_triage.serving.storage.repository import SqlDecisionStore
+from returns_triage.settings import Settings
+
+__all__ = ["create_app", "AppContext"]
+
+log = logging.getLogger("returns_triage.api")
+
+DEFAULT_TENANT = "default"
+_KEY_MAX = 255
+
+
+@dataclass(slots=True)
+class AppContext:
+    settings: Settings
+    engine: Engine
+    models: LoadedModels
+    scoring: ScoringService
+
+
+def _ctx(state: State) -> AppContext:
+    return state.ctx  # type: ignore[no-any-return]
+
+
+def _check_key(key: str | None) -> str:
+    if key is None or not key.strip():
+        raise InvalidInput("the Idempotency-Key header is required on this endpoint", field="Idempotency-Key",
+                           code="idempotency_key_missing")
+    if len(key) > _KEY_MAX or not key.isprintable():
+        raise InvalidInput(f"Idempotency-Key must be 1–{_KEY_MAX} printable characters", field="Idempotency-Key",
+                           code="idempotency_key_invalid")
+    return key
+
+
+@post(
+    "/v1/returns/score",
+    sync_to_thread=True,
+    status_code=200,
+    summary="Score a return and route it",
+    description="Classifies the reason, scores risk, applies the policy and stores the decision. "
+    "Requires an Idempotency-Key: a repeat with the same body returns the stored response byte for byte.",
+    response_model=DecisionOut,
+    tags=["scoring"],
+)
+def score_return(
+    data: JSONBody[ScoreRequest],
+    state: State,
+    idempotency_key: Annotated[str | None, Parameter(header="Idempotency-Key", required=False)] = None,
+) -> Response[bytes]:
+    key = _check_key(idempotency_key)
+    result = _ctx(state).scoring.score(DEFAULT_TENANT, key, data.to_payload())
+    headers = {"Idempotent-Replayed": "true"} if result.replayed else {}
+    return Response(content=result.body, status_code=result.status_code, media_type="application/json",
+                    headers=headers)
+
+
+@get("/v1/decisions/{decision_id:str}", sync_to_thread=True, summary="One stored decision", tags=["decisions"],
+     response_model=DecisionOut)
+def get_decision(decision_id: str, state: State) -> dict[str, Any]:
+    return _ctx(state).scoring.get_decision(DEFAULT_TENANT, decision_id)
+
+
+@get("/healthz", summary="Liveness", tags=["ops"])
+async def healthz() -> Health:
+    return Health(status="ok", checks={})
+
+
+@get("/readyz", sync_to_thread=True, summary="Readiness: models loaded and database reachable", tags=["ops"])
+def readyz(state: State) -> Response[Health]:
+    ctx = _ctx(state)
+    checks: dict[str, Any] = {"models": ctx.models.versions(), "model_errors": list(ctx.models.load_errors)}
+    try:
+        checks["database"] = SqlDecisionStore(ctx.engine).ping()
+    except Exception:  # noqa: BLE001 - readiness reports, it does not raise
+        log.warning("database not reachable", exc_info=True)
+        checks["database"] = False
+    ready = ctx.models.ready and checks["database"] is True
+    return Response(Health(status="ready" if ready else "not_ready", checks=checks), status_code=200 if ready else 503)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    models: LoadedModels | None = None,
+    engine: Engine | None = None,
+) -> Litestar:
+    """Build the API. ``models`` / ``engine`` may be injected (tests); otherwise they come from ``settings``."""
+    engine = engine or make_engine(settings.database_url, pool_size=settings.db_pool_size)
+    models = models if models is not None else load_models(settings.model_dir)
+    for err in models.load_errors:
+        log.error("model bundle not loaded: %s", err)
+    policy = ThresholdPolicy(
+        auto_approve_confidence=settings.auto_approve_confidence,
+        value_cap=settings.auto_approve_value_cap,
+        sla_hours=settings.review_sla_hours,
+    )
+    ctx = AppContext(settings=settings, engine=engine, models=models,
+                     scoring=ScoringService(SqlDecisionStore(engine), models, policy))
+
+    def _dispose() -> None:
+        engine.dispose()
+
+    return Litestar(
+        route_handlers=[score_return, get_decision, healthz, readyz],
+        state=State({"ctx": ctx}),
+        exception_handlers=exception_handlers,
+        request_max_body_size=settings.max_body_bytes,
+        on_shutdown=[_dispose],
+        openapi_config=OpenAPIConfig(
+            title="returns-triage",
+            version="1",
+            description="Triage of product returns: scoring, review, outcomes and audit.",
+            path="/schema",
+            components=Components(security_schemes={
+                "bearer": SecurityScheme(type="http", scheme="bearer", description="API key"),
+            }),
+        ),
+        debug=False,
+    )

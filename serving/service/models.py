@@ -1,0 +1,68 @@
+"""The models a serving process holds: loaded once at start-up from verified bundles."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from returns_triage.errors import BundleIntegrityError, ModelUnavailable
+from returns_triage.models.reason import ReasonModel, ReasonPrediction
+
+__all__ = ["ReasonScorer", "FraudRiskScorer", "LoadedModels", "load_models"]
+
+
+class ReasonScorer(Protocol):
+    version: str
+
+    def predict(self, texts: list[str], batch_size: int = 64) -> list[ReasonPrediction]: ...
+
+
+class FraudRiskScorer(Protocol):
+    version: str
+
+    def score(self, request: dict[str, Any], *, reason_code: str | None = None,
+              findings: list[dict[str, Any]] | None = None) -> dict[str, Any]: ...
+
+
+@dataclass(slots=True)
+class LoadedModels:
+    reason: ReasonScorer | None = None
+    fraud: FraudRiskScorer | None = None
+    load_errors: tuple[str, ...] = ()
+
+    @property
+    def ready(self) -> bool:
+        return self.reason is not None
+
+    def require_reason(self) -> ReasonScorer:
+        if self.reason is None:
+            raise ModelUnavailable("no verified reason-classifier bundle is loaded")
+        return self.reason
+
+    def versions(self) -> dict[str, str]:
+        out = {}
+        if self.reason is not None:
+            out["reason"] = self.reason.version
+        if self.fraud is not None:
+            out["fraud"] = self.fraud.version
+        return out
+
+
+def load_models(model_dir: Path) -> LoadedModels:
+    """Load every bundle found under ``model_dir``; a bundle that fails verification is skipped and reported."""
+    errors: list[str] = []
+    reason = None
+    try:
+        reason = ReasonModel.load(model_dir / "reason")
+    except BundleIntegrityError as exc:
+        errors.append(f"reason: {exc.message}")
+    fraud = None
+    if (model_dir / "fraud" / "manifest.json").is_file():
+        try:
+            from returns_triage.models.fraud import FraudScorer  # type: ignore[attr-defined]
+
+            fraud = FraudScorer.load(model_dir / "fraud")
+        except (BundleIntegrityError, ImportError) as exc:
+            errors.append(f"fraud: {exc}")
+    return LoadedModels(reason=reason, fraud=fraud, load_errors=tuple(errors))

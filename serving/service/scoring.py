@@ -1,0 +1,129 @@
+"""Where a return is scored: models → policy → one durable write, behind an idempotency key."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from returns_triage.errors import IdempotencyConflict, NotFound
+from returns_triage.serving.domain.model import (
+    Decision,
+    ReasonAssessment,
+    ReturnCase,
+    ReviewItem,
+    RiskAssessment,
+    sha256_of,
+)
+from returns_triage.serving.domain.policy import ThresholdPolicy
+from returns_triage.serving.service.models import LoadedModels
+from returns_triage.serving.storage.repository import DecisionStore, DuplicateIdempotencyKey
+
+__all__ = ["ScoreResult", "ScoringService", "case_from_request"]
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreResult:
+    status_code: int
+    body: bytes
+    replayed: bool
+
+
+def case_from_request(tenant: str, request: dict[str, Any]) -> ReturnCase:
+    order = request.get("order") or {}
+    return ReturnCase(
+        case_id=request["case_id"],
+        tenant=tenant,
+        facility=request["facility"],
+        channel=request["channel"],
+        segment=request["segment"],
+        reason_text=request["reason_text"],
+        refund_amount=float(request["refund_amount"]),
+        currency=order.get("currency") or "EUR",
+        payload=request,
+    )
+
+
+class ScoringService:
+    def __init__(
+        self,
+        store: DecisionStore,
+        models: LoadedModels,
+        policy: ThresholdPolicy,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+    ) -> None:
+        self.store = store
+        self.models = models
+        self.policy = policy
+        self.clock = clock
+        self.new_id = new_id
+
+    def score(self, tenant: str, idempotency_key: str, request: dict[str, Any]) -> ScoreResult:
+        """Score a return once per key: a repeat with the same body gets the stored bytes back."""
+        request_sha256 = sha256_of(request)
+        stored = self._replay(tenant, idempotency_key, request_sha256)
+        if stored is not None:
+            return stored
+
+        decision = self.decide(tenant, request)
+        body = json.dumps(decision.to_document(), separators=(",", ":")).encode()
+        review_item = None
+        if decision.route.route == "review":
+            assert decision.route.queue and decision.route.priority is not None and decision.route.sla_due_at
+            review_item = ReviewItem(
+                item_id=self.new_id(), decision_id=decision.decision_id, case_id=decision.case.case_id,
+                tenant=tenant, queue=decision.route.queue, priority=decision.route.priority,
+                sla_due_at=decision.route.sla_due_at,
+            )
+        try:
+            self.store.save_decision(decision, review_item, idempotency_key=idempotency_key,
+                                     request_sha256=request_sha256, status_code=200, body=body)
+        except DuplicateIdempotencyKey:
+            # Lost the race to a concurrent request with the same key: answer with what it stored.
+            replay = self._replay(tenant, idempotency_key, request_sha256)
+            assert replay is not None
+            return replay
+        return ScoreResult(status_code=200, body=body, replayed=False)
+
+    def decide(self, tenant: str, request: dict[str, Any]) -> Decision:
+        """The pure part: models and policy, no storage. Same inputs and bundles → same route."""
+        case = case_from_request(tenant, request)
+        reason_model = self.models.require_reason()
+        (pred,) = reason_model.predict([case.reason_text])
+        reason = ReasonAssessment(
+            code=pred.code, confidence=round(pred.confidence, 6), prediction_set=pred.prediction_set,
+            out_of_scope_score=round(pred.out_of_scope_score, 6), abstain=pred.abstain,
+            model_version=reason_model.version,
+        )
+        risk = None
+        if self.models.fraud is not None:
+            raw = self.models.fraud.score(request, reason_code=reason.code)
+            risk = RiskAssessment(score=round(float(raw["score"]), 6), band=raw["band"],
+                                  factors=tuple(raw["factors"]), model_version=raw["model_version"])
+        now = self.clock()
+        route = self.policy.route(case, reason, risk, now)
+        return Decision(
+            decision_id=self.new_id(), case=case, created_at=now, reason=reason, route=route,
+            policy_version=self.policy.version, model_versions=self.models.versions(), risk=risk,
+        )
+
+    def get_decision(self, tenant: str, decision_id: str) -> dict[str, Any]:
+        doc = self.store.get_decision(tenant, decision_id)
+        if doc is None:
+            raise NotFound(f"decision {decision_id} not found")
+        return doc
+
+    def _replay(self, tenant: str, key: str, request_sha256: str) -> ScoreResult | None:
+        stored = self.store.stored_response(tenant, key)
+        if stored is None:
+            return None
+        if stored.request_sha256 != request_sha256:
+            raise IdempotencyConflict(
+                "this Idempotency-Key was already used with a different request body; use a new key"
+            )
+        return ScoreResult(status_code=stored.status_code, body=stored.body, replayed=True)

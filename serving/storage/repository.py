@@ -1,0 +1,156 @@
+"""Where a decision is stored: the decision store port and its SQLAlchemy adapter (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from typing import Any, Protocol
+
+from sqlalchemy import Engine, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+
+from returns_triage.serving.domain.model import Decision, ReviewItem
+from returns_triage.serving.storage.tables import cases, decisions, idempotency_keys, review_items
+
+__all__ = ["StoredResponse", "DuplicateIdempotencyKey", "DecisionStore", "SqlDecisionStore"]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResponse:
+    request_sha256: str
+    status_code: int
+    body: bytes
+    decision_id: str
+
+
+class DuplicateIdempotencyKey(Exception):
+    """Another request stored a decision under this key first; nothing of ours was written."""
+
+
+class DecisionStore(Protocol):
+    def stored_response(self, tenant: str, key: str) -> StoredResponse | None: ...
+
+    def save_decision(
+        self,
+        decision: Decision,
+        review_item: ReviewItem | None,
+        *,
+        idempotency_key: str,
+        request_sha256: str,
+        status_code: int,
+        body: bytes,
+    ) -> None: ...
+
+    def get_decision(self, tenant: str, decision_id: str) -> dict[str, Any] | None: ...
+
+    def ping(self) -> bool: ...
+
+
+class SqlDecisionStore:
+    """One transaction per decision: case, decision, review item and idempotency key commit together."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+
+    def stored_response(self, tenant: str, key: str) -> StoredResponse | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(idempotency_keys.c.request_sha256, idempotency_keys.c.status_code,
+                       idempotency_keys.c.response_body, idempotency_keys.c.decision_id)
+                .where(idempotency_keys.c.tenant == tenant, idempotency_keys.c.key == key)
+            ).first()
+        if row is None:
+            return None
+        return StoredResponse(row.request_sha256, row.status_code, bytes(row.response_body), row.decision_id)
+
+    def save_decision(
+        self,
+        decision: Decision,
+        review_item: ReviewItem | None,
+        *,
+        idempotency_key: str,
+        request_sha256: str,
+        status_code: int,
+        body: bytes,
+    ) -> None:
+        case = decision.case
+        now = decision.created_at
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    self._insert(cases)
+                    .values(id=str(uuid.uuid4()), tenant=case.tenant, case_id=case.case_id, facility=case.facility,
+                            channel=case.channel, segment=case.segment, payload=case.payload, created_at=now)
+                    .on_conflict_do_nothing(index_elements=["tenant", "case_id"])
+                )
+                case_ref = conn.execute(
+                    select(cases.c.id).where(cases.c.tenant == case.tenant, cases.c.case_id == case.case_id)
+                ).scalar_one()
+                conn.execute(
+                    decisions.insert().values(
+                        decision_id=decision.decision_id,
+                        tenant=case.tenant,
+                        case_ref=case_ref,
+                        created_at=now,
+                        route=decision.route.route,
+                        reason_code=decision.reason.code,
+                        reason_confidence=decision.reason.confidence,
+                        risk_score=decision.risk.score if decision.risk else None,
+                        policy_version=decision.policy_version,
+                        model_versions=decision.model_versions,
+                        inputs_sha256=case.inputs_sha256,
+                        document=decision.to_document(),
+                    )
+                )
+                if review_item is not None:
+                    conn.execute(
+                        review_items.insert().values(
+                            item_id=review_item.item_id,
+                            tenant=review_item.tenant,
+                            decision_id=review_item.decision_id,
+                            case_ref=case_ref,
+                            queue=review_item.queue,
+                            priority=review_item.priority,
+                            sla_due_at=review_item.sla_due_at,
+                            status=review_item.status,
+                            created_at=now,
+                            fencing_token=0,
+                        )
+                    )
+                # Last, so a concurrent request with the same key waits on this row and then fails cleanly,
+                # rolling back everything it wrote.
+                conn.execute(
+                    idempotency_keys.insert().values(
+                        tenant=case.tenant, key=idempotency_key, request_sha256=request_sha256,
+                        decision_id=decision.decision_id, status_code=status_code, response_body=body,
+                        created_at=now,
+                    )
+                )
+        except IntegrityError as exc:
+            if self.stored_response(case.tenant, idempotency_key) is not None:
+                raise DuplicateIdempotencyKey(idempotency_key) from exc
+            raise
+
+    def get_decision(self, tenant: str, decision_id: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            doc = conn.execute(
+                select(decisions.c.document).where(decisions.c.tenant == tenant,
+                                                   decisions.c.decision_id == decision_id)
+            ).scalar_one_or_none()
+        return doc
+
+    def count_decisions(self, tenant: str | None = None) -> int:
+        query = select(decisions.c.decision_id)
+        if tenant is not None:
+            query = query.where(decisions.c.tenant == tenant)
+        with self.engine.connect() as conn:
+            return len(conn.execute(query).all())
+
+    def ping(self) -> bool:
+        with self.engine.connect() as conn:
+            return conn.execute(text("SELECT 1")).scalar() == 1
+
+

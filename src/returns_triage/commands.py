@@ -1,3 +1,0 @@
-"""placeholder"""
-def run(argv):
-    return 0

@@ -1,0 +1,126 @@
+"""Shared fixtures: both storage backends for real, and a small real reason bundle trained once per session."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("DO_NOT_TRACK", "true")
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+PG_URL = os.environ.get("TRIAGE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "backend" in getattr(item, "fixturenames", ()) and "postgresql" in item.nodeid:
+            item.add_marker(pytest.mark.postgres)
+
+
+@pytest.fixture(scope="session")
+def pg_admin_engine():  # type: ignore[no-untyped-def]
+    from sqlalchemy import text
+
+    from returns_triage.serving.storage import make_engine
+
+    engine = make_engine(PG_URL)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:  # noqa: BLE001
+        pytest.fail(f"PostgreSQL is required at {PG_URL} (.ci/run starts it): {exc}")
+    yield engine
+    engine.dispose()
+
+
+def _pg_schema_engine(admin, pool_size: int = 5):  # type: ignore[no-untyped-def]
+    from sqlalchemy import text
+
+    from returns_triage.serving.storage import make_engine
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    engine = make_engine(PG_URL, pool_size=pool_size, connect_args={"options": f"-csearch_path={schema}"})
+    return engine, schema
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A migrated, empty database of each kind; PostgreSQL runs in a schema of its own."""
+    from sqlalchemy import text
+
+    from returns_triage.serving.storage import make_engine, upgrade
+
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'triage.db'}"
+        engine = make_engine(url)
+        upgrade(engine)
+        yield engine
+        engine.dispose()
+        return
+    admin = request.getfixturevalue("pg_admin_engine")
+    engine, schema = _pg_schema_engine(admin, pool_size=10)
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+
+
+@pytest.fixture(scope="session")
+def reason_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real reason bundle (MiniLM ONNX + calibrated head) trained on the synthetic corpus, once per run."""
+    from returns_triage.training.defaults import train_default_reason_bundle
+
+    out = tmp_path_factory.mktemp("bundles") / "reason"
+    train_default_reason_bundle(out, cache_dir=REPO / "var" / "cache", quick=True)
+    return out
+
+
+@pytest.fixture(scope="session")
+def model_dir(reason_bundle: Path) -> Path:
+    return reason_bundle.parent
+
+
+@pytest.fixture(scope="session")
+def loaded_models(model_dir: Path):  # type: ignore[no-untyped-def]
+    from returns_triage.serving.service.models import load_models
+
+    models = load_models(model_dir)
+    assert models.ready, models.load_errors
+    return models
+
+
+@pytest.fixture
+def settings(tmp_path: Path, model_dir: Path):  # type: ignore[no-untyped-def]
+    from returns_triage.settings import Settings
+
+    return Settings.from_env({"TRIAGE_HOME": str(tmp_path), "TRIAGE_MODEL_DIR": str(model_dir)})
+
+
+@pytest.fixture
+def client(settings, backend, loaded_models) -> Iterator:  # type: ignore[no-untyped-def]
+    from litestar.testing import TestClient
+
+    from returns_triage.serving.api import create_app
+
+    app = create_app(settings, models=loaded_models, engine=backend)
+    with TestClient(app) as c:
+        yield c
+
+
+@pytest.fixture
+def score_body() -> dict:
+    import json
+
+    return json.loads((REPO / "examples" / "score-request.json").read_text())

@@ -1,0 +1,37 @@
+"""The default bundles a fresh install serves: trained from the seeded synthetic corpora in `datasets/`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from returns_triage.models.bundle import MANIFEST_NAME
+from returns_triage.settings import Settings
+
+__all__ = ["train_default_bundles", "train_default_reason_bundle"]
+
+
+def _present(directory: Path) -> bool:
+    return (directory / MANIFEST_NAME).is_file()
+
+
+def train_default_reason_bundle(out_dir: Path, *, cache_dir: Path | None = None, quick: bool = False,
+                                seed: int = 0) -> None:
+    from returns_triage.datasets.reasons import OUT_OF_SCOPE, generate_corpus
+    from returns_triage.training.reason.pipeline import ReasonTrainingData, fit_reason_bundle
+
+    examples = generate_corpus(seed=seed, per_code=80 if quick else 300)
+    data = ReasonTrainingData([e.text for e in examples], [e.label for e in examples])
+    fit_reason_bundle(data, out_dir, ood_label=OUT_OF_SCOPE, cache_dir=cache_dir, seed=seed)
+
+
+def train_default_bundles(settings: Settings, *, force: bool = False, quick: bool = False) -> list[str]:
+    """Train every default bundle that is absent (or all with ``force``); returns the names trained."""
+    trained: list[str] = []
+    cache = settings.home / "cache"
+    reason_dir = settings.model_dir / "reason"
+    if force or not _present(reason_dir):
+        print(f"training the default reason classifier into {reason_dir}", file=sys.stderr)
+        train_default_reason_bundle(reason_dir, cache_dir=cache, quick=quick)
+        trained.append("reason")
+    return trained
