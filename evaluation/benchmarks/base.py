@@ -32,6 +32,7 @@ _MODULES: dict[str, str] = {
     "reason-synthetic": "returns_triage.evaluation.benchmarks.reason",
     "documents": "returns_triage.evaluation.benchmarks.documents",
     "fraud": "returns_triage.evaluation.benchmarks.fraud",
+    "serving": "returns_triage.evaluation.benchmarks.serving",
 }
 _REGISTRY: dict[str, Callable[[bool], BenchResult]] = {}
 

@@ -96,7 +96,19 @@ def _http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes
     if status >= 500:
         log.error("HTTP %s: %s", status, exc.detail)
         return problem_response(status, "Internal error", "the request could not be completed", code="internal")
+    if status == 400 and _is_decode_error(exc):
+        return problem_response(400, "Malformed JSON body", f"the request body is malformed JSON: {exc.detail}",
+                                code="malformed_json")
     return problem_response(status, _TITLES.get(status, "Client error"), exc.detail, headers=exc.headers)
+
+
+def _is_decode_error(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, msgspec.DecodeError) and not isinstance(seen, msgspec.ValidationError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 _TITLES = {400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found", 405: "Method not allowed",
