@@ -17,7 +17,8 @@ TRIAGE = [sys.executable, "-m", "returns_triage.cli"]
 
 @pytest.fixture(scope="module")
 def banking_sample(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    rows = list(csv.DictReader((SHARED_DATA / "banking77" / "train.csv").open(newline="", encoding="utf-8")))
+    with (SHARED_DATA / "banking77" / "train.csv").open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
     keep = sorted({r["category"] for r in rows})[:8]
     rows = [r for r in rows if r["category"] in keep]
     out = tmp_path_factory.mktemp("b77")
@@ -42,8 +43,10 @@ def test_reason_fit_then_predict_on_any_labelled_csv(banking_sample: tuple[Path,
     out = tmp_path / "pred.csv"
     subprocess.run([*TRIAGE, "reason", "predict", "--model", str(bundle), "--input", str(test), "--output",
                     str(out)], check=True, cwd=REPO, capture_output=True)
-    truth = list(csv.DictReader(test.open(newline="")))
-    preds = list(csv.DictReader(out.open(newline="")))
+    with test.open(newline="") as fh:
+        truth = list(csv.DictReader(fh))
+    with out.open(newline="") as fh:
+        preds = list(csv.DictReader(fh))
     assert len(preds) == len(truth)
     assert [p["text"] for p in preds] == [t["text"] for t in truth]
     assert {"text", "label", "confidence", "abstain"} <= set(preds[0])
