@@ -1,0 +1,144 @@
+"""Where the decision log is stored: appends under the writer lock, streaming reads, checkpoints (SQLAlchemy).
+
+The tables are append-only in the database itself (triggers, migration 0003). The chain never forks because the
+next ``seq`` and ``prev_hash`` are read under a lock that every appender takes: SQLite's transactions here start
+with ``BEGIN IMMEDIATE`` (one writer at a time), and on PostgreSQL the appender takes a transaction-scoped advisory
+lock. The primary key on ``seq`` is the backstop: two entries can never claim one position.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Row, func, select, text
+
+from returns_triage.serving.domain.audit import GENESIS_HASH, AuditEntry, Checkpoint, chain_entry
+from returns_triage.serving.storage.tables import audit_checkpoints, audit_entries
+
+__all__ = ["append_entry", "SqlAuditLog"]
+
+# Any constant works; it only has to be the same in every process that appends.
+_PG_CHAIN_LOCK = 0x72747269616765  # "rtriage"
+
+_ENTRY_COLUMNS = (audit_entries.c.seq, audit_entries.c.tenant, audit_entries.c.kind, audit_entries.c.subject_id,
+                  audit_entries.c.actor, audit_entries.c.created_at, audit_entries.c.payload,
+                  audit_entries.c.prev_hash, audit_entries.c.entry_hash)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def _entry(row: Row[Any]) -> AuditEntry:
+    return AuditEntry(seq=int(row.seq), tenant=row.tenant, kind=row.kind, subject_id=row.subject_id, actor=row.actor,
+                      created_at=row.created_at, payload=row.payload, prev_hash=row.prev_hash,
+                      entry_hash=row.entry_hash)
+
+
+def append_entry(conn: Connection, *, tenant: str, kind: str, subject_id: str, actor: str,
+                 payload: dict[str, Any], created_at: str | None = None) -> AuditEntry:
+    """Append one entry inside the caller's transaction, so it commits (or rolls back) with what it records."""
+    if conn.dialect.name == "postgresql":
+        # Held until the transaction ends; the next appender then reads the head this one committed.
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_CHAIN_LOCK})
+    head = conn.execute(
+        select(audit_entries.c.seq, audit_entries.c.entry_hash).order_by(audit_entries.c.seq.desc()).limit(1)
+    ).first()
+    seq, prev_hash = (1, GENESIS_HASH) if head is None else (int(head.seq) + 1, head.entry_hash)
+    entry = chain_entry(seq=seq, prev_hash=prev_hash, tenant=tenant, kind=kind, subject_id=subject_id, actor=actor,
+                        created_at=created_at or _now(), payload=payload)
+    conn.execute(audit_entries.insert().values(**entry.to_dict()))
+    return entry
+
+
+class SqlAuditLog:
+    """Reads of the log, stand-alone appends (reviewer actions, overrides, outcomes) and checkpoints."""
+
+    def __init__(self, engine: Engine, *, batch_size: int = 20_000) -> None:
+        self.engine = engine
+        self.batch_size = batch_size
+
+    def append(self, *, tenant: str, kind: str, subject_id: str, actor: str, payload: dict[str, Any]) -> AuditEntry:
+        with self.engine.begin() as conn:
+            return append_entry(conn, tenant=tenant, kind=kind, subject_id=subject_id, actor=actor, payload=payload)
+
+    def size(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.coalesce(func.max(audit_entries.c.seq), 0))).scalar_one())
+
+    def entry(self, seq: int) -> AuditEntry | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(*_ENTRY_COLUMNS).where(audit_entries.c.seq == seq)).first()
+        return None if row is None else _entry(row)
+
+    def iter_entries(self, *, upto: int | None = None) -> Iterator[AuditEntry]:
+        """Every entry in ``seq`` order, fetched in keyset batches so memory stays flat over millions of rows.
+
+        The log is append-only, so batches read in separate short transactions see one consistent prefix.
+        """
+        after = 0
+        while True:
+            query = select(*_ENTRY_COLUMNS).where(audit_entries.c.seq > after)
+            if upto is not None:
+                query = query.where(audit_entries.c.seq <= upto)
+            with self.engine.connect() as conn:
+                rows = conn.execute(query.order_by(audit_entries.c.seq).limit(self.batch_size)).all()
+            for row in rows:
+                yield _entry(row)
+            if len(rows) < self.batch_size:
+                return
+            after = int(rows[-1].seq)
+
+    def leaf_hashes(self, tree_size: int) -> list[bytes]:
+        """The entry hashes of the first ``tree_size`` entries, as bytes (the Merkle leaves' data)."""
+        out: list[bytes] = []
+        after = 0
+        while len(out) < tree_size:
+            with self.engine.connect() as conn:
+                rows = conn.execute(
+                    select(audit_entries.c.seq, audit_entries.c.entry_hash)
+                    .where(audit_entries.c.seq > after, audit_entries.c.seq <= tree_size)
+                    .order_by(audit_entries.c.seq).limit(self.batch_size)
+                ).all()
+            if not rows:
+                break
+            out.extend(bytes.fromhex(r.entry_hash) for r in rows)
+            after = int(rows[-1].seq)
+        return out
+
+    def find(self, *, tenant: str, kind: str | None = None, subject_id: str | None = None, after_seq: int = 0,
+             limit: int = 100) -> list[AuditEntry]:
+        query = select(*_ENTRY_COLUMNS).where(audit_entries.c.tenant == tenant, audit_entries.c.seq > after_seq)
+        if kind is not None:
+            query = query.where(audit_entries.c.kind == kind)
+        if subject_id is not None:
+            query = query.where(audit_entries.c.subject_id == subject_id)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.order_by(audit_entries.c.seq).limit(limit)).all()
+        return [_entry(r) for r in rows]
+
+    def head(self) -> tuple[int, str]:
+        """(size, hash of the last entry), read together."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(audit_entries.c.seq, audit_entries.c.entry_hash).order_by(audit_entries.c.seq.desc()).limit(1)
+            ).first()
+        return (0, GENESIS_HASH) if row is None else (int(row.seq), row.entry_hash)
+
+    def save_checkpoint(self, checkpoint: Checkpoint) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(audit_checkpoints.insert().values(**checkpoint.to_dict()))
+
+    def checkpoints(self) -> list[Checkpoint]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(audit_checkpoints).order_by(audit_checkpoints.c.tree_size)).mappings().all()
+        return [Checkpoint.from_dict(dict(r)) for r in rows]
+
+    def latest_checkpoint(self) -> Checkpoint | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(audit_checkpoints).order_by(audit_checkpoints.c.tree_size.desc()).limit(1)
+            ).mappings().first()
+        return None if row is None else Checkpoint.from_dict(dict(row))
