@@ -1,0 +1,59 @@
+"""`triage policy validate|calibrate|simulate` (argument parsing lives in returns_triage.cli)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from returns_triage.serving.domain.policy_document import dump_policy_document, load_policy_document
+from returns_triage.serving.domain.policy_routing import DocumentPolicy
+
+__all__ = ["run_policy_command"]
+
+
+def run_policy_command(args: argparse.Namespace) -> int:
+    if args.policy_command == "validate":
+        doc = load_policy_document(args.file)
+        print(json.dumps({"file": doc.source, "version": doc.version}))
+        return 0
+    from returns_triage.training.policy.history import REASON_MODEL_NOTE, simulated_history
+
+    policy = DocumentPolicy.from_file(args.policy)
+    history = simulated_history(seed=args.world_seed, customers=4_000 if args.quick else args.customers,
+                                max_iter=60 if args.quick else 200)
+    if args.policy_command == "simulate":
+        from returns_triage.training.policy.workflow import simulate
+
+        live = DocumentPolicy.from_file(args.live)
+        print(json.dumps({"history": f"simulator seed {args.world_seed}, {len(history)} cases",
+                          "model_evidence": REASON_MODEL_NOTE, **simulate(policy, history, live)}))
+        return 0
+    return _calibrate(args, policy, history)
+
+
+def _calibrate(args: argparse.Namespace, policy: DocumentPolicy, history) -> int:  # type: ignore[no-untyped-def]
+    import numpy as np
+
+    from returns_triage.training.policy.calibrate import default_grid, evaluate_grid
+    from returns_triage.training.policy.history import eligibility
+    from returns_triage.training.policy.workflow import calibrated_document, cost_aware_document, plot_risk_coverage
+
+    out = Path(args.out)
+    if args.cost_aware:
+        document, report = cost_aware_document(policy, history, review_cost=args.review_cost,
+                                               friction_cost=args.friction_cost,
+                                               wrong_reason_cost=args.wrong_reason_cost,
+                                               reviews_per_day=args.reviews_per_day)
+    else:
+        document, cal = calibrated_document(policy, history, alpha=args.alpha, delta=args.delta)
+        report = cal.to_dict()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(dump_policy_document(document.content), encoding="utf-8")
+    conf, risk = history.confidence, history.risk
+    app, err = evaluate_grid(conf, risk, eligibility(policy, history), history.error,
+                             *default_grid(conf, risk))
+    cover, rate = (app / len(history)).ravel(), (err / np.maximum(app, 1)).ravel()
+    plot = plot_risk_coverage({"candidate gates": (cover, rate)}, [args.alpha], out.with_suffix(".png"))
+    print(json.dumps({"policy": str(out), "version": document.version, "plot": str(plot), "calibration": report}))
+    return 0
