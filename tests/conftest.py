@@ -78,18 +78,23 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-
 
 
 @pytest.fixture(scope="session")
-def reason_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A real reason bundle (MiniLM ONNX + calibrated head) trained on the synthetic corpus, once per run."""
-    from returns_triage.training.defaults import train_default_reason_bundle
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Real default bundles (reason, fraud, documents), trained small from the synthetic data, once per run."""
+    from returns_triage.settings import Settings
+    from returns_triage.training.defaults import train_default_bundles
 
-    out = tmp_path_factory.mktemp("bundles") / "reason"
-    train_default_reason_bundle(out, cache_dir=REPO / "var" / "cache", quick=True)
-    return out
+    home = tmp_path_factory.mktemp("triage-home")
+    settings = Settings.from_env({"TRIAGE_HOME": str(home)})
+    # The exported encoder only depends on the packaged weights: share the export cache between runs.
+    (REPO / "var" / "cache").mkdir(parents=True, exist_ok=True)
+    (home / "cache").symlink_to(REPO / "var" / "cache", target_is_directory=True)
+    train_default_bundles(settings, quick=True)
+    return settings.model_dir
 
 
 @pytest.fixture(scope="session")
-def model_dir(reason_bundle: Path) -> Path:
-    return reason_bundle.parent
+def reason_bundle(model_dir: Path) -> Path:
+    return model_dir / "reason"
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,10 @@ from pathlib import Path
 from returns_triage.models.bundle import MANIFEST_NAME
 from returns_triage.settings import Settings
 
-__all__ = ["train_default_bundles", "train_default_reason_bundle"]
+__all__ = ["train_default_bundles", "train_default_reason_bundle", "DEFAULT_BUNDLES"]
+
+# Every bundle a default deployment serves; `reason` is required, the others enrich the decision.
+DEFAULT_BUNDLES = ("reason", "fraud", "documents")
 
 
 def _present(directory: Path) -> bool:
@@ -34,4 +37,18 @@ def train_default_bundles(settings: Settings, *, force: bool = False, quick: boo
         print(f"training the default reason classifier into {reason_dir}", file=sys.stderr)
         train_default_reason_bundle(reason_dir, cache_dir=cache, quick=quick)
         trained.append("reason")
+    fraud_dir = settings.model_dir / "fraud"
+    if force or not _present(fraud_dir):
+        from returns_triage.training.fraud import train_fraud_bundle
+
+        print(f"training the default fraud-risk model into {fraud_dir}", file=sys.stderr)
+        train_fraud_bundle(fraud_dir, seed=0, quick=quick)
+        trained.append("fraud")
+    documents_dir = settings.model_dir / "documents"
+    if force or not _present(documents_dir):
+        from returns_triage.training.documents import train_document_bundle
+
+        print(f"training the default document extractor into {documents_dir}", file=sys.stderr)
+        train_document_bundle(documents_dir, seed=0, quick=quick)
+        trained.append("documents")
     return trained

@@ -33,6 +33,9 @@ _MODULES: dict[str, str] = {
     "documents": "returns_triage.evaluation.benchmarks.documents",
     "fraud": "returns_triage.evaluation.benchmarks.fraud",
     "serving": "returns_triage.evaluation.benchmarks.serving",
+    "queue": "returns_triage.evaluation.benchmarks.queue",
+    "policy": "returns_triage.evaluation.benchmarks.policy",
+    "disposition": "returns_triage.evaluation.benchmarks.disposition",
 }
 _REGISTRY: dict[str, Callable[[bool], BenchResult]] = {}
 

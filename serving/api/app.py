@@ -14,11 +14,16 @@ from litestar.params import JSONBody, Parameter
 from sqlalchemy import Engine
 
 from returns_triage.errors import InvalidInput
+from returns_triage.serving.api.audit import audit_router
+from returns_triage.serving.api.documents import document_handlers
 from returns_triage.serving.api.problems import exception_handlers
+from returns_triage.serving.api.review import review_router
 from returns_triage.serving.api.schemas import DecisionOut, Health, ScoreRequest
-from returns_triage.serving.domain.policy import ThresholdPolicy
+from returns_triage.serving.domain.policy import DocumentPolicy, ThresholdPolicy
+from returns_triage.serving.service.documents import DocumentService
 from returns_triage.serving.service.models import LoadedModels, load_models
 from returns_triage.serving.service.scoring import ScoringService
+from returns_triage.serving.storage.documents import DocumentStore
 from returns_triage.serving.storage.engine import make_engine
 from returns_triage.serving.storage.repository import SqlDecisionStore
 from returns_triage.settings import Settings
@@ -37,6 +42,7 @@ class AppContext:
     engine: Engine
     models: LoadedModels
     scoring: ScoringService
+    documents: DocumentService
 
 
 def _ctx(state: State) -> AppContext:
@@ -110,19 +116,30 @@ def create_app(
     models = models if models is not None else load_models(settings.model_dir)
     for err in models.load_errors:
         log.error("model bundle not loaded: %s", err)
-    policy = ThresholdPolicy(
+    policy: ThresholdPolicy | DocumentPolicy = ThresholdPolicy(
         auto_approve_confidence=settings.auto_approve_confidence,
         value_cap=settings.auto_approve_value_cap,
         sla_hours=settings.review_sla_hours,
     )
-    ctx = AppContext(settings=settings, engine=engine, models=models,
-                     scoring=ScoringService(SqlDecisionStore(engine), models, policy))
+    if settings.policy_file:  # a bad document fails here, at start-up, with the file and line
+        policy = DocumentPolicy.from_file(None if settings.policy_file == "default" else settings.policy_file)
+    shadow = None
+    if settings.shadow_policy_file:
+        shadow = DocumentPolicy.from_file(
+            None if settings.shadow_policy_file == "default" else settings.shadow_policy_file)
+    documents = DocumentService(DocumentStore(settings.documents_dir), models.documents,
+                                max_bytes=settings.max_document_bytes)
+    ctx = AppContext(settings=settings, engine=engine, models=models, documents=documents,
+                     scoring=ScoringService(SqlDecisionStore(engine), models, policy, documents=documents,
+                                            shadow_policy=shadow))
 
     def _dispose() -> None:
+        models.close()
         engine.dispose()
 
     return Litestar(
-        route_handlers=[score_return, get_decision, healthz, readyz],
+        route_handlers=[score_return, get_decision, healthz, readyz, *document_handlers(settings.max_document_bytes),
+                        review_router(), audit_router()],
         state=State({"ctx": ctx}),
         exception_handlers=exception_handlers,
         request_max_body_size=settings.max_body_bytes,

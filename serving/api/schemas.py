@@ -15,6 +15,7 @@ ShortText = Annotated[str, Meta(min_length=1, max_length=64)]
 Money = Annotated[float, Meta(ge=0, le=1e9)]
 Count = Annotated[int, Meta(ge=0, le=10_000_000)]
 Currency = Annotated[str, Meta(pattern="^[A-Z]{3}$")]
+SerialList = Annotated[list[Annotated[str, Meta(max_length=128)]], Meta(max_length=1000)]
 
 
 class OrderIn(Struct, kw_only=True):
@@ -31,7 +32,18 @@ class LineIn(Struct, kw_only=True):
     description: Annotated[str, Meta(max_length=1000)] = ""
     category: Annotated[str, Meta(max_length=64)] = "general"
     quantity: Annotated[int, Meta(ge=1, le=1_000_000)] = 1
-    serial_numbers: Annotated[list[Annotated[str, Meta(max_length=128)]], Meta(max_length=1000)] = []
+    serial_numbers: SerialList = []
+    # What came back, when the warehouse already knows (null: not yet scanned / weighed).
+    returned_serial_numbers: SerialList | None = None
+    weight_shipped_kg: Annotated[float, Meta(ge=0, le=100_000)] | None = None
+    weight_received_kg: Annotated[float, Meta(ge=0, le=100_000)] | None = None
+    refunded_quantity_before: Annotated[int, Meta(ge=0, le=1_000_000)] = 0
+
+
+class DeliveryIn(Struct, kw_only=True):
+    status: Literal["delivered_signed", "delivered_unsigned", "delivered_locker", "carrier_exception"] | None = None
+    tracking_number: Annotated[str, Meta(max_length=64)] | None = None
+    carrier: Annotated[str, Meta(max_length=64)] | None = None
 
 
 class CustomerIn(Struct, kw_only=True):
@@ -57,6 +69,8 @@ class ScoreRequest(Struct, kw_only=True):
     customer: CustomerIn
     refund_amount: Money
     requested_at: datetime | None = None
+    delivery: DeliveryIn | None = None
+    claimed_condition: Literal["unopened", "opened", "used", "damaged"] | None = None
     document_ids: Annotated[list[Annotated[str, Meta(pattern="^[0-9a-f]{64}$")]], Meta(max_length=20)] = []
 
     def to_payload(self) -> dict[str, Any]:

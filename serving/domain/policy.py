@@ -1,6 +1,9 @@
 """The routing policy: which returns are auto-approved and which go to a person, and why.
 
-This first policy is a set of thresholds; it is versioned so every decision records which rules made it.
+Two policies share one interface (``.version`` and ``.route(case, reason, risk, now, documents=None)``):
+:class:`DocumentPolicy`, driven by a versioned YAML document (policy_document.py, policy_routing.py; the
+service's default), and :class:`ThresholdPolicy`, the first fixed-threshold policy, kept for small deployments
+and tests.
 """
 
 from __future__ import annotations
@@ -8,9 +11,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from returns_triage.serving.domain.model import ReasonAssessment, ReturnCase, RiskAssessment, Route, sha256_of
+from returns_triage.serving.domain.model import (
+    DocumentAssessment,
+    ReasonAssessment,
+    ReturnCase,
+    RiskAssessment,
+    Route,
+    sha256_of,
+)
 
-__all__ = ["ThresholdPolicy"]
+from returns_triage.serving.domain.policy_document import PolicyDocument, load_policy_document
+from returns_triage.serving.domain.policy_routing import DocumentPolicy
+
+__all__ = ["ThresholdPolicy", "DocumentPolicy", "PolicyDocument", "load_policy_document"]
 
 # Codes whose refund normally needs the goods inspected first, whatever the model's confidence.
 _ALWAYS_REVIEW = frozenset({"OTHER"})
@@ -21,16 +34,19 @@ class ThresholdPolicy:
     auto_approve_confidence: float = 0.80
     value_cap: float = 500.0
     max_risk: float = 0.10
+    min_document_confidence: float = 0.80
     sla_hours: float = 24.0
     queue: str = "returns-review"
 
     @property
     def version(self) -> str:
         return "threshold-" + sha256_of(
-            [self.auto_approve_confidence, self.value_cap, self.max_risk, self.sla_hours, self.queue]
+            [self.auto_approve_confidence, self.value_cap, self.max_risk, self.min_document_confidence,
+             self.sla_hours, self.queue]
         )[:12]
 
-    def route(self, case: ReturnCase, reason: ReasonAssessment, risk: RiskAssessment | None, now: datetime) -> Route:
+    def route(self, case: ReturnCase, reason: ReasonAssessment, risk: RiskAssessment | None, now: datetime,
+              documents: DocumentAssessment | None = None) -> Route:
         held: list[str] = []
         evidence: list[str] = []
         if reason.abstain:
@@ -54,6 +70,8 @@ class ThresholdPolicy:
                 held.append(f"fraud risk {risk.score:.1%} above {self.max_risk:.1%}")
             else:
                 evidence.append(f"risk {risk.score:.1%}")
+        if documents is not None:
+            self._document_gates(documents, held, evidence)
 
         if not held:
             return Route(route="auto_approve", reasons=tuple(evidence),
@@ -67,6 +85,16 @@ class ThresholdPolicy:
             priority=priority,
             sla_due_at=now + timedelta(hours=self.sla_hours / (2 if priority >= 70 else 1)),
         )
+
+    def _document_gates(self, documents: DocumentAssessment, held: list[str], evidence: list[str]) -> None:
+        serious = [f for f in documents.findings if f.get("severity") in ("high", "medium")]
+        for finding in serious:
+            held.append(f"document check {finding.get('code')}: {finding.get('detail')}")
+        conf = documents.document_confidence
+        if conf is not None and conf < self.min_document_confidence:
+            held.append(f"document confidence {conf:.2f} below {self.min_document_confidence:.2f}")
+        if not serious and conf is not None and conf >= self.min_document_confidence:
+            evidence.append(f"{len(documents.document_ids)} document(s) agree with the request")
 
     def _priority(self, case: ReturnCase, reason: ReasonAssessment, risk: RiskAssessment | None) -> int:
         """0–100, higher first: money at stake and risk raise it; the SLA clock is what the queue adds."""

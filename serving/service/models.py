@@ -1,4 +1,6 @@
-"""The models a serving process holds: loaded once at start-up from verified bundles."""
+"""The models a serving process holds: loaded once at start-up from verified bundles.
+
+The reason bundle is required (no decision without it); fraud and documents are used when present."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from typing import Any, Protocol
 from returns_triage.errors import BundleIntegrityError, ModelUnavailable
 from returns_triage.models.reason import ReasonModel, ReasonPrediction
 
-__all__ = ["ReasonScorer", "FraudRiskScorer", "LoadedModels", "load_models"]
+__all__ = ["ReasonScorer", "FraudRiskScorer", "DocumentExtractorLike", "LoadedModels", "load_models"]
 
 
 class ReasonScorer(Protocol):
@@ -25,10 +27,17 @@ class FraudRiskScorer(Protocol):
               findings: list[dict[str, Any]] | None = None) -> dict[str, Any]: ...
 
 
+class DocumentExtractorLike(Protocol):
+    version: str
+
+    def extract_bytes(self, data: bytes, filename: str = "") -> dict[str, Any]: ...
+
+
 @dataclass(slots=True)
 class LoadedModels:
     reason: ReasonScorer | None = None
     fraud: FraudRiskScorer | None = None
+    documents: DocumentExtractorLike | None = None
     load_errors: tuple[str, ...] = ()
 
     @property
@@ -46,7 +55,14 @@ class LoadedModels:
             out["reason"] = self.reason.version
         if self.fraud is not None:
             out["fraud"] = self.fraud.version
+        if self.documents is not None:
+            out["documents"] = self.documents.version
         return out
+
+    def close(self) -> None:
+        close = getattr(self.documents, "close", None)
+        if close is not None:
+            close()
 
 
 def load_models(model_dir: Path) -> LoadedModels:
@@ -59,10 +75,18 @@ def load_models(model_dir: Path) -> LoadedModels:
         errors.append(f"reason: {exc.message}")
     fraud = None
     if (model_dir / "fraud" / "manifest.json").is_file():
-        try:
-            from returns_triage.models.fraud import FraudScorer  # type: ignore[attr-defined]
+        from returns_triage.models.fraud import FraudScorer
 
+        try:
             fraud = FraudScorer.load(model_dir / "fraud")
-        except (BundleIntegrityError, ImportError) as exc:
-            errors.append(f"fraud: {exc}")
-    return LoadedModels(reason=reason, fraud=fraud, load_errors=tuple(errors))
+        except BundleIntegrityError as exc:
+            errors.append(f"fraud: {exc.message}")
+    documents = None
+    if (model_dir / "documents" / "manifest.json").is_file():
+        from returns_triage.models.documents import DocumentExtractor
+
+        try:
+            documents = DocumentExtractor.load(model_dir / "documents")
+        except BundleIntegrityError as exc:
+            errors.append(f"documents: {exc.message}")
+    return LoadedModels(reason=reason, fraud=fraud, documents=documents, load_errors=tuple(errors))

@@ -9,16 +9,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from returns_triage.errors import IdempotencyConflict, NotFound
+from returns_triage.errors import IdempotencyConflict, InvalidInput, NotFound
+from returns_triage.models.documents.matching import match_documents
 from returns_triage.serving.domain.model import (
     Decision,
+    DocumentAssessment,
     ReasonAssessment,
     ReturnCase,
     ReviewItem,
     RiskAssessment,
     sha256_of,
 )
-from returns_triage.serving.domain.policy import ThresholdPolicy
+from returns_triage.serving.domain.policy import DocumentPolicy, ThresholdPolicy
+from returns_triage.serving.domain.policy_routing import ShadowedDecision
+from returns_triage.serving.service.documents import DocumentService
 from returns_triage.serving.service.models import LoadedModels
 from returns_triage.serving.storage.repository import DecisionStore, DuplicateIdempotencyKey
 
@@ -52,14 +56,18 @@ class ScoringService:
         self,
         store: DecisionStore,
         models: LoadedModels,
-        policy: ThresholdPolicy,
+        policy: ThresholdPolicy | DocumentPolicy,
         *,
+        documents: DocumentService | None = None,
+        shadow_policy: ThresholdPolicy | DocumentPolicy | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
     ) -> None:
         self.store = store
         self.models = models
         self.policy = policy
+        self.shadow_policy = shadow_policy
+        self.documents = documents
         self.clock = clock
         self.new_id = new_id
 
@@ -100,16 +108,41 @@ class ScoringService:
             out_of_scope_score=round(pred.out_of_scope_score, 6), abstain=pred.abstain,
             model_version=reason_model.version,
         )
+        documents = self._documents(request)
         risk = None
         if self.models.fraud is not None:
-            raw = self.models.fraud.score(request, reason_code=reason.code)
+            findings = list(documents.findings) if documents is not None else None
+            raw = self.models.fraud.score(request, reason_code=reason.code, findings=findings)
             risk = RiskAssessment(score=round(float(raw["score"]), 6), band=raw["band"],
                                   factors=tuple(raw["factors"]), model_version=raw["model_version"])
         now = self.clock()
-        route = self.policy.route(case, reason, risk, now)
-        return Decision(
-            decision_id=self.new_id(), case=case, created_at=now, reason=reason, route=route,
-            policy_version=self.policy.version, model_versions=self.models.versions(), risk=risk,
+        route = self.policy.route(case, reason, risk, now, documents=documents)
+        fields = dict(decision_id=self.new_id(), case=case, created_at=now, reason=reason, route=route,
+                      policy_version=self.policy.version, model_versions=self.models.versions(), risk=risk,
+                      documents=documents)
+        if self.shadow_policy is None:
+            return Decision(**fields)  # type: ignore[arg-type]
+        # The shadow policy sees the same evidence; its would-be route is stored, never acted on.
+        would = self.shadow_policy.route(case, reason, risk, now, documents=documents)
+        shadow = {"policy_version": self.shadow_policy.version, "route": would.route, "queue": would.queue,
+                  "priority": would.priority, "explanation": would.explanation}
+        return ShadowedDecision(**fields, shadow=shadow)  # type: ignore[arg-type]
+
+    def _documents(self, request: dict[str, Any]) -> DocumentAssessment | None:
+        ids = list(request.get("document_ids") or [])
+        if not ids:
+            return None
+        if self.documents is None:
+            raise InvalidInput("this deployment does not accept documents", field="document_ids",
+                               code="documents_unavailable")
+        extractions = self.documents.extractions_for(ids)
+        findings = match_documents(request, extractions)
+        readable = [e for e in extractions if not e.get("error")]
+        confidence = min((float(e.get("document_confidence") or 0.0) for e in readable), default=None)
+        return DocumentAssessment(
+            document_ids=tuple(ids), extractions=tuple(extractions), findings=tuple(findings),
+            document_confidence=confidence,
+            model_version=self.models.documents.version if self.models.documents is not None else None,
         )
 
     def get_decision(self, tenant: str, decision_id: str) -> dict[str, Any]:

@@ -7,11 +7,13 @@ from dataclasses import dataclass
 
 from typing import Any, Protocol
 
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
+from returns_triage.serving.domain.audit import decision_entry_payload
 from returns_triage.serving.domain.model import Decision, ReviewItem
+from returns_triage.serving.storage.audit_log import append_entry
 from returns_triage.serving.storage.tables import cases, decisions, idempotency_keys, review_items
 
 __all__ = ["StoredResponse", "DuplicateIdempotencyKey", "DecisionStore", "SqlDecisionStore"]
@@ -129,6 +131,10 @@ class SqlDecisionStore:
                         created_at=now,
                     )
                 )
+                # The audit entry commits with the decision. Appended after the key, so a duplicate request fails
+                # before it queues for the chain's writer lock, and that lock is held only until commit.
+                append_entry(conn, tenant=case.tenant, kind="decision", subject_id=decision.decision_id,
+                             actor="service:scoring", payload=decision_entry_payload(decision))
         except IntegrityError as exc:
             if self.stored_response(case.tenant, idempotency_key) is not None:
                 raise DuplicateIdempotencyKey(idempotency_key) from exc
@@ -143,11 +149,11 @@ class SqlDecisionStore:
         return doc
 
     def count_decisions(self, tenant: str | None = None) -> int:
-        query = select(decisions.c.decision_id)
+        query = select(func.count()).select_from(decisions)
         if tenant is not None:
             query = query.where(decisions.c.tenant == tenant)
         with self.engine.connect() as conn:
-            return len(conn.execute(query).all())
+            return int(conn.execute(query).scalar_one())
 
     def ping(self) -> bool:
         with self.engine.connect() as conn:

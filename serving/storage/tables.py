@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
+    Boolean,
     Column,
     DateTime,
     Float,
@@ -15,10 +17,12 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     UniqueConstraint,
 )
 
-__all__ = ["metadata", "cases", "decisions", "review_items", "idempotency_keys"]
+__all__ = ["metadata", "cases", "decisions", "review_items", "idempotency_keys", "review_decisions", "review_events",
+           "outcomes", "audit_entries", "audit_checkpoints"]
 
 metadata = MetaData(
     naming_convention={
@@ -77,6 +81,10 @@ review_items = Table(
     Column("claimed_by", String(128), nullable=True),
     Column("lease_expires_at", DateTime(timezone=True), nullable=True),
     Column("fencing_token", Integer, nullable=False, default=0),
+    # 0002: escalation, skill routing and completion time (the SLA breach is derived from it).
+    Column("escalation_level", Integer, nullable=False, default=0, server_default="0"),
+    Column("skill", String(64), nullable=True),
+    Column("completed_at", DateTime(timezone=True), nullable=True),
     Index("ix_review_items_queue_status_priority", "queue", "status", "priority"),
 )
 
@@ -92,3 +100,95 @@ idempotency_keys = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
+# 0002: what reviewers decided, every move of an item, and the outcomes (labels) of a case.
+review_decisions = Table(
+    "review_decisions",
+    metadata,
+    Column("review_decision_id", String(36), primary_key=True),
+    Column("tenant", String(64), nullable=False),
+    Column("item_id", String(36), ForeignKey("review_items.item_id"), nullable=False),
+    Column("decision_id", String(36), ForeignKey("decisions.decision_id"), nullable=False),
+    Column("case_ref", String(36), ForeignKey("cases.id"), nullable=False),
+    Column("reviewer", String(128), nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("fencing_token", Integer, nullable=False),
+    Column("corrected_reason_code", String(64), nullable=True),
+    Column("fraud_confirmed", Boolean, nullable=True),
+    Column("note", String(2000), nullable=True),
+    Column("ai_suggestion", JSON, nullable=False),
+    Column("ai_agreement", String(16), nullable=False),
+    Column("override", Boolean, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_review_decisions_item_id", "item_id"),
+    Index("ix_review_decisions_case_ref", "case_ref"),
+)
+
+review_events = Table(
+    "review_events",
+    metadata,
+    Column("event_seq", Integer, primary_key=True, autoincrement=True),
+    Column("tenant", String(64), nullable=False),
+    Column("item_id", String(36), ForeignKey("review_items.item_id"), nullable=False),
+    Column("event", String(32), nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("from_status", String(16), nullable=False),
+    Column("to_status", String(16), nullable=False),
+    Column("fencing_token", Integer, nullable=False),
+    Column("override", Boolean, nullable=False),
+    Column("details", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_review_events_item_id", "item_id"),
+)
+
+outcomes = Table(
+    "outcomes",
+    metadata,
+    Column("tenant", String(64), primary_key=True),
+    Column("outcome_id", String(128), primary_key=True),
+    Column("case_ref", String(36), ForeignKey("cases.id"), nullable=False),
+    Column("decision_id", String(36), ForeignKey("decisions.decision_id"), nullable=True),
+    Column("kind", String(16), nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("condition_grade", String(16), nullable=True),
+    Column("confirmed_reason_code", String(64), nullable=True),
+    Column("disposition", String(16), nullable=True),
+    Column("fraud_confirmed", Boolean, nullable=True),
+    Column("amount", Float, nullable=True),
+    Column("currency", String(3), nullable=True),
+    Column("note", String(2000), nullable=True),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("out_of_order", Boolean, nullable=False),
+    Column("request_sha256", String(64), nullable=False),
+    Index("ix_outcomes_case_ref", "case_ref"),
+)
+
+# The decision log (migration 0003). Append-only: triggers in the database refuse UPDATE and DELETE. Timestamps
+# and the payload are text because they are hashed exactly as stored; a driver's round trip must not alter them.
+audit_entries = Table(
+    "audit_entries",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("tenant", String(64), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("subject_id", String(128), nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("created_at", String(40), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("entry_hash", String(64), nullable=False),
+    UniqueConstraint("entry_hash", name="uq_audit_entries_entry_hash"),
+    Index("ix_audit_entries_subject_id", "subject_id"),
+    Index("ix_audit_entries_tenant_kind_seq", "tenant", "kind", "seq"),
+)
+
+audit_checkpoints = Table(
+    "audit_checkpoints",
+    metadata,
+    Column("tree_size", BigInteger, primary_key=True, autoincrement=False),
+    Column("root_hash", String(64), nullable=False),
+    Column("last_entry_hash", String(64), nullable=False),
+    Column("created_at", String(40), nullable=False),
+    Column("key_id", String(64), nullable=False),
+    Column("signature", String(128), nullable=False),
+)

@@ -86,10 +86,105 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_extract(args: argparse.Namespace) -> int:
+    import json
+
+    from returns_triage.models.documents import DocumentExtractor
+    from returns_triage.training.defaults import train_default_bundles
+
+    settings = _settings()
+    bundle = settings.model_dir / "documents"
+    if not (bundle / "manifest.json").is_file():
+        train_default_bundles(settings)
+    failed = 0
+    with DocumentExtractor.load(bundle) as extractor:
+        for name in args.files:
+            result = extractor.extract_path(Path(name))
+            result["file"] = name
+            failed += result.get("error") is not None
+            if args.json:
+                print(json.dumps(result, ensure_ascii=False, default=str))
+            else:
+                _print_extraction(result)
+    return 0 if not args.strict or not failed else 1
+
+
+def _print_extraction(result: dict) -> None:
+    print(f"{result['file']}")
+    if result.get("error"):
+        print(f"  rejected: {result['error']['code']}: {result['error']['message']}")
+        return
+    print(f"  {result.get('document_type')} (confidence {result.get('document_confidence', 0):.2f})")
+    for name, field in (result.get("fields") or {}).items():
+        print(f"  {name:<18} {field.get('value')!s:<36} p={field.get('confidence', 0):.2f} page {field.get('page')}")
+    for check in result.get("checks") or []:
+        print(f"  check {check.get('name')}: {'ok' if check.get('passed') else 'FAILED'} {check.get('detail') or ''}")
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    import json
+
+    from returns_triage.serving.service import audit
+    from returns_triage.serving.storage import make_engine
+    from returns_triage.serving.storage.audit_log import SqlAuditLog
+
+    settings = _settings()
+    # Defaults live under TRIAGE_HOME; the checkpoint directory should be copied (or mounted) off the database host.
+    key = Path(args.key) if args.key else settings.home / "audit" / "signing-key.pem"
+    directory = Path(args.dir) if args.dir else settings.home / "audit" / "checkpoints"
+    if args.audit_command == "keygen":
+        if key.exists():
+            print(f"audit signing key exists at {key}", file=sys.stderr)
+            return 0
+        signer = audit.generate_signing_key(key)
+        print(f"wrote {key} (key id {signer.verifier.key_id}) and {key}.pub", file=sys.stderr)
+        return 0
+    if args.audit_command == "verify" and args.export:
+        result = audit.verify_export(Path(args.export), audit.CheckpointVerifier.from_file(Path(args.public_key
+                                                                                             or key)))
+    else:
+        engine = make_engine(settings.database_url)
+        log = SqlAuditLog(engine)
+        try:
+            if args.audit_command == "checkpoint":
+                signer = audit.CheckpointSigner.from_file(key)
+                cp = (audit.checkpoint_if_due(log, signer, every=args.every, directory=directory) if args.every
+                      else audit.make_checkpoint(log, signer, directory=directory))
+                print(json.dumps(cp.to_dict() if cp else None))
+                return 0
+            if args.audit_command == "export":
+                cp, n = audit.export_jsonl(log, Path(args.out))
+                print(f"wrote {n} entries to {args.out} (checkpoint at tree size {cp.tree_size})", file=sys.stderr)
+                return 0
+            key_path = Path(args.public_key) if args.public_key else key
+            verifier = audit.CheckpointVerifier.from_file(key_path) if key_path.exists() else None
+            extra = audit.external_checkpoints(directory)
+            extra += [audit.Checkpoint.from_dict(json.loads(Path(f).read_text())) for f in args.checkpoint]
+            if verifier is None:
+                print(f"no key at {key_path}: checking the chain only; a truncated tail cannot be detected",
+                      file=sys.stderr)
+            result = audit.verify_log(log, verifier, extra_checkpoints=extra)
+        finally:
+            engine.dispose()
+    print(json.dumps(result.to_dict()))
+    if not result.ok:
+        print(f"audit log verification FAILED at entry {result.first_bad_seq}: {result.problem}", file=sys.stderr)
+        return 1
+    print(f"audit log verified: {result.entries} entries, {result.checkpoints_checked} signed checkpoints",
+          file=sys.stderr)
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from returns_triage.demo import run_demo
 
     return run_demo(_settings(), host=args.host, port=args.port, keep_serving=args.keep_serving)
+
+
+def cmd_policy(args: argparse.Namespace) -> int:
+    from returns_triage.training.policy.cli import run_policy_command
+
+    return run_policy_command(args)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -141,6 +236,54 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", required=True)
     p.add_argument("--text-col", default="text")
     p.add_argument("--batch-size", type=int, default=64)
+
+    p = add("extract", cmd_extract, "extract fields from documents (PDF); one result per file, never a crash")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--json", action="store_true", help="one JSON object per file, per line")
+    p.add_argument("--strict", action="store_true", help="exit 1 if any file was rejected")
+
+    audit = sub.add_parser("audit", help="the tamper-evident decision log").add_subparsers(dest="audit_command",
+                                                                                         required=True)
+    for name, help_ in (("keygen", "create the Ed25519 checkpoint signing key if absent"),
+                        ("checkpoint", "sign the current tree head; write it to the database and the checkpoint dir"),
+                        ("verify", "recompute the chain from genesis against the signed checkpoints; exit 1 naming "
+                                   "the first bad entry"),
+                        ("export", "write the entries of the latest checkpoint as JSONL, with OUT.checkpoint.json")):
+        p = add(name, cmd_audit, help_, audit)
+        p.add_argument("--key", help="private key PEM (default: $TRIAGE_HOME/audit/signing-key.pem)")
+        p.add_argument("--dir", help="checkpoint directory (default: $TRIAGE_HOME/audit/checkpoints)")
+        if name == "checkpoint":
+            p.add_argument("--every", type=int, default=0, help="only if at least N entries since the last one")
+        if name == "verify":
+            p.add_argument("--public-key", help="public key PEM to trust (default: the --key file's)")
+            p.add_argument("--checkpoint", action="append", default=[], help="an extra checkpoint JSON file")
+            p.add_argument("--export", help="verify this JSONL export (and its .checkpoint.json) instead of the DB")
+        if name == "export":
+            p.add_argument("--out", required=True)
+
+    policy = sub.add_parser("policy", help="the routing policy document").add_subparsers(dest="policy_command",
+                                                                                       required=True)
+    p = add("validate", cmd_policy, "validate a policy file; print its version", policy)
+    p.add_argument("file", nargs="?", help="policy YAML (default: the shipped default)")
+    for name, help_ in (("calibrate", "choose the gates on labelled history (error among auto-approved <= alpha "
+                                      "with prob. >= 1 - delta); write a new policy version and a risk-coverage plot"),
+                        ("simulate", "replay labelled history under a candidate policy against the live one")):
+        p = add(name, cmd_policy, help_, policy)
+        p.add_argument("--policy", help="policy YAML to start from / the candidate (default: the shipped default)")
+        p.add_argument("--world-seed", type=int, default=11, help="returns-world simulator seed for the history")
+        p.add_argument("--customers", type=int, default=12_000)
+        p.add_argument("--quick", action="store_true", help="a small history, for a try-out")
+        if name == "calibrate":
+            p.add_argument("--out", required=True, help="where to write the calibrated policy YAML")
+            p.add_argument("--alpha", type=float, default=0.01)
+            p.add_argument("--delta", type=float, default=0.05)
+            p.add_argument("--cost-aware", action="store_true", help="per-segment gates minimising expected cost")
+            p.add_argument("--review-cost", type=float, default=8.0)
+            p.add_argument("--friction-cost", type=float, default=2.0)
+            p.add_argument("--wrong-reason-cost", type=float, default=15.0)
+            p.add_argument("--reviews-per-day", type=float, default=40.0)
+        else:
+            p.add_argument("--live", help="the live policy YAML to diff against (default: the shipped default)")
 
     p = add("bench", cmd_bench, "run one benchmark from evaluation/; the last line printed is JSON")
     p.add_argument("name")

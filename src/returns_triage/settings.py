@@ -29,7 +29,13 @@ class Settings:
     auto_approve_value_cap: float = 500.0
     review_sla_hours: float = 24.0
     max_body_bytes: int = 1_000_000
+    max_document_bytes: int = 20_000_000
     db_pool_size: int = 5
+    # Routing policy document (YAML); "default" = the shipped serving/domain/policies/default.yaml. Empty keeps
+    # the fixed ThresholdPolicy built from the TRIAGE_AUTO_APPROVE_* settings. The shadow policy is evaluated
+    # on live traffic and stored in each decision, never acted on.
+    policy_file: str = ""
+    shadow_policy_file: str = ""
 
     def __post_init__(self) -> None:
         # Derived defaults: everything lives under `home` unless configured.
@@ -56,6 +62,8 @@ class Settings:
             raise ConfigurationError("TRIAGE_REVIEW_SLA_HOURS must be > 0")
         if self.max_body_bytes < 1024:
             raise ConfigurationError("TRIAGE_MAX_BODY_BYTES must be >= 1024")
+        if self.max_document_bytes < 1024:
+            raise ConfigurationError("TRIAGE_MAX_DOCUMENT_BYTES must be >= 1024")
 
     @property
     def reason_bundle_dir(self) -> Path:
@@ -85,7 +93,10 @@ class Settings:
             auto_approve_value_cap=number("TRIAGE_AUTO_APPROVE_VALUE_CAP", 500.0),
             review_sla_hours=number("TRIAGE_REVIEW_SLA_HOURS", 24.0),
             max_body_bytes=int(number("TRIAGE_MAX_BODY_BYTES", 1_000_000, int)),
+            max_document_bytes=int(number("TRIAGE_MAX_DOCUMENT_BYTES", 20_000_000, int)),
             db_pool_size=int(number("TRIAGE_DB_POOL_SIZE", 5, int)),
+            policy_file=env.get("TRIAGE_POLICY_FILE", ""),
+            shadow_policy_file=env.get("TRIAGE_SHADOW_POLICY_FILE", ""),
         )
 
     def with_(self, **changes: object) -> Settings:

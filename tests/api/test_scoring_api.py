@@ -19,7 +19,11 @@ def test_scoring_a_return_stores_and_returns_a_decision(client, score_body) -> N
     assert decision["reason"]["code"] == "DAMAGED_IN_TRANSIT"
     assert 0.0 <= decision["reason"]["confidence"] <= 1.0
     assert decision["reason"]["model_version"].startswith("reason-")
-    assert decision["risk"] is None and decision["documents"] is None  # filled by later model families
+    risk = decision["risk"]
+    assert 0.0 <= risk["score"] <= 1.0 and risk["band"] in {"low", "medium", "high"}
+    assert risk["factors"] and all(f["text"] for f in risk["factors"])
+    assert decision["documents"] is None  # no documents attached
+    assert set(decision["model_versions"]) == {"reason", "fraud", "documents"}
     assert decision["explanation"] and decision["policy_version"]
     if decision["route"] == "review":
         assert decision["review"]["queue"] and decision["review"]["sla_due_at"]

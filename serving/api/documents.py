@@ -1,0 +1,37 @@
+"""Document upload and look-up. The handler is built per app so its body limit follows the settings."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Response, get, post
+from litestar.datastructures import State, UploadFile
+from litestar.enums import RequestEncodingType
+from litestar.handlers import HTTPRouteHandler
+from litestar.params import Body
+
+__all__ = ["document_handlers"]
+
+
+def document_handlers(max_document_bytes: int) -> list[HTTPRouteHandler]:
+    # Multipart framing adds a little to the file itself.
+    limit = max_document_bytes + 64 * 1024
+
+    @post("/v1/documents", sync_to_thread=True, status_code=201, request_max_body_size=limit,
+          summary="Upload a document (PDF) attached to a return",
+          description="Stores the file under its sha256 (the document id) and extracts its fields in a sandboxed "
+          "parser. A file that cannot be read is stored with a typed error; it is never a 5xx.",
+          tags=["documents"])
+    def upload_document(
+        data: Annotated[UploadFile, Body(media_type=RequestEncodingType.MULTI_PART)], state: State
+    ) -> Response[dict[str, Any]]:
+        payload = data.file.read(max_document_bytes + 1)
+        record = state.ctx.documents.upload(payload, data.filename or "")
+        return Response(record, status_code=201)
+
+    @get("/v1/documents/{document_id:str}", sync_to_thread=True, summary="A document's stored extraction",
+         tags=["documents"])
+    def get_document(document_id: str, state: State) -> dict[str, Any]:
+        return state.ctx.documents.get(document_id)  # type: ignore[no-any-return]
+
+    return [upload_document, get_document]

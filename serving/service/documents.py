@@ -1,0 +1,53 @@
+"""Documents attached to a return: upload (content-addressed), extraction in the sandboxed parser, look-up."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from returns_triage.errors import InvalidInput, ModelUnavailable, NotFound
+from returns_triage.serving.service.models import DocumentExtractorLike
+from returns_triage.serving.storage.documents import DocumentStore, is_document_id
+
+__all__ = ["DocumentService"]
+
+
+class DocumentService:
+    def __init__(self, store: DocumentStore, extractor: DocumentExtractorLike | None, *, max_bytes: int) -> None:
+        self.store = store
+        self.extractor = extractor
+        self.max_bytes = max_bytes
+
+    def upload(self, data: bytes, filename: str) -> dict[str, Any]:
+        """Store the bytes and extract them once; a file that cannot be read is stored with its typed error."""
+        if not data:
+            raise InvalidInput("the uploaded file is empty", field="file", code="empty_file")
+        if len(data) > self.max_bytes:
+            raise InvalidInput(f"the file has {len(data)} bytes; the limit is {self.max_bytes}", field="file",
+                               code="too_large")
+        if self.extractor is None:
+            raise ModelUnavailable("no verified document-extraction bundle is loaded")
+        document_id = self.store.put(data)
+        record = self.store.extraction(document_id)
+        if record is None or record.get("extractor_version") != self.extractor.version:
+            extraction = self.extractor.extract_bytes(data, filename=filename)
+            record = {"document_id": document_id, "filename": filename, "bytes": len(data),
+                      "extractor_version": self.extractor.version, "extraction": extraction}
+            self.store.save_extraction(document_id, record)
+        return record
+
+    def get(self, document_id: str) -> dict[str, Any]:
+        record = self.store.extraction(document_id) if is_document_id(document_id) else None
+        if record is None:
+            raise NotFound(f"document {document_id} not found")
+        return record
+
+    def extractions_for(self, document_ids: list[str]) -> list[dict[str, Any]]:
+        """The stored extraction of each id, in order; an id never uploaded is the caller's mistake (400)."""
+        out = []
+        for i, document_id in enumerate(document_ids):
+            record = self.store.extraction(document_id)
+            if record is None:
+                raise InvalidInput(f"document {document_id} was never uploaded (POST /v1/documents first)",
+                                   field=f"document_ids[{i}]", code="unknown_document")
+            out.append(record["extraction"])
+        return out
