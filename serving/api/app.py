@@ -19,7 +19,7 @@ from returns_triage.serving.api.documents import document_handlers
 from returns_triage.serving.api.problems import exception_handlers
 from returns_triage.serving.api.review import review_router
 from returns_triage.serving.api.schemas import DecisionOut, Health, ScoreRequest
-from returns_triage.serving.domain.policy import DocumentPolicy, ThresholdPolicy
+from returns_triage.serving.domain.policy import DocumentPolicy
 from returns_triage.serving.service.documents import DocumentService
 from returns_triage.serving.service.models import LoadedModels, load_models
 from returns_triage.serving.service.scoring import ScoringService
@@ -116,13 +116,8 @@ def create_app(
     models = models if models is not None else load_models(settings.model_dir)
     for err in models.load_errors:
         log.error("model bundle not loaded: %s", err)
-    policy: ThresholdPolicy | DocumentPolicy = ThresholdPolicy(
-        auto_approve_confidence=settings.auto_approve_confidence,
-        value_cap=settings.auto_approve_value_cap,
-        sla_hours=settings.review_sla_hours,
-    )
-    if settings.policy_file:  # a bad document fails here, at start-up, with the file and line
-        policy = DocumentPolicy.from_file(None if settings.policy_file == "default" else settings.policy_file)
+    # A bad policy document fails here, at start-up, naming the file and line.
+    policy = DocumentPolicy.from_file(None if settings.policy_file == "default" else settings.policy_file)
     shadow = None
     if settings.shadow_policy_file:
         shadow = DocumentPolicy.from_file(

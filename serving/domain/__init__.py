@@ -9,7 +9,7 @@ from returns_triage.serving.domain.model import (
     RiskAssessment,
     Route,
 )
-from returns_triage.serving.domain.policy import ThresholdPolicy
+from returns_triage.serving.domain.policy import DocumentPolicy, RoutingPolicy
 
 __all__ = [
     "Decision",
@@ -19,5 +19,6 @@ __all__ = [
     "ReviewItem",
     "RiskAssessment",
     "Route",
-    "ThresholdPolicy",
+    "DocumentPolicy",
+    "RoutingPolicy",
 ]

@@ -20,7 +20,7 @@ from returns_triage.serving.domain.model import (
     RiskAssessment,
     sha256_of,
 )
-from returns_triage.serving.domain.policy import DocumentPolicy, ThresholdPolicy
+from returns_triage.serving.domain.policy import RoutingPolicy
 from returns_triage.serving.domain.policy_routing import ShadowedDecision
 from returns_triage.serving.service.documents import DocumentService
 from returns_triage.serving.service.models import LoadedModels
@@ -56,10 +56,10 @@ class ScoringService:
         self,
         store: DecisionStore,
         models: LoadedModels,
-        policy: ThresholdPolicy | DocumentPolicy,
+        policy: RoutingPolicy,
         *,
         documents: DocumentService | None = None,
-        shadow_policy: ThresholdPolicy | DocumentPolicy | None = None,
+        shadow_policy: RoutingPolicy | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
     ) -> None:

@@ -25,16 +25,12 @@ class Settings:
     model_dir: Path = Path()
     mlflow_uri: str = ""
     documents_dir: Path = Path()
-    auto_approve_confidence: float = 0.80
-    auto_approve_value_cap: float = 500.0
-    review_sla_hours: float = 24.0
     max_body_bytes: int = 1_000_000
     max_document_bytes: int = 20_000_000
     db_pool_size: int = 5
-    # Routing policy document (YAML); "default" = the shipped serving/domain/policies/default.yaml. Empty keeps
-    # the fixed ThresholdPolicy built from the TRIAGE_AUTO_APPROVE_* settings. The shadow policy is evaluated
-    # on live traffic and stored in each decision, never acted on.
-    policy_file: str = ""
+    # Routing policy document (YAML); "default" = the shipped serving/domain/policies/default.yaml. The shadow
+    # policy is evaluated on live traffic and stored in each decision, never acted on.
+    policy_file: str = "default"
     shadow_policy_file: str = ""
 
     def __post_init__(self) -> None:
@@ -54,12 +50,6 @@ class Settings:
             raise ConfigurationError(
                 f"TRIAGE_DATABASE_URL must be a sqlite:// or postgresql:// URL, got {self.database_url!r}"
             )
-        if not 0.0 < self.auto_approve_confidence <= 1.0:
-            raise ConfigurationError("TRIAGE_AUTO_APPROVE_CONFIDENCE must be in (0, 1]")
-        if self.auto_approve_value_cap < 0:
-            raise ConfigurationError("TRIAGE_AUTO_APPROVE_VALUE_CAP must be >= 0")
-        if self.review_sla_hours <= 0:
-            raise ConfigurationError("TRIAGE_REVIEW_SLA_HOURS must be > 0")
         if self.max_body_bytes < 1024:
             raise ConfigurationError("TRIAGE_MAX_BODY_BYTES must be >= 1024")
         if self.max_document_bytes < 1024:
@@ -89,13 +79,10 @@ class Settings:
             model_dir=Path(env["TRIAGE_MODEL_DIR"]) if env.get("TRIAGE_MODEL_DIR") else Path(),
             mlflow_uri=env.get("TRIAGE_MLFLOW_URI", ""),
             documents_dir=Path(env["TRIAGE_DOCUMENTS_DIR"]) if env.get("TRIAGE_DOCUMENTS_DIR") else Path(),
-            auto_approve_confidence=number("TRIAGE_AUTO_APPROVE_CONFIDENCE", 0.80),
-            auto_approve_value_cap=number("TRIAGE_AUTO_APPROVE_VALUE_CAP", 500.0),
-            review_sla_hours=number("TRIAGE_REVIEW_SLA_HOURS", 24.0),
             max_body_bytes=int(number("TRIAGE_MAX_BODY_BYTES", 1_000_000, int)),
             max_document_bytes=int(number("TRIAGE_MAX_DOCUMENT_BYTES", 20_000_000, int)),
             db_pool_size=int(number("TRIAGE_DB_POOL_SIZE", 5, int)),
-            policy_file=env.get("TRIAGE_POLICY_FILE", ""),
+            policy_file=env.get("TRIAGE_POLICY_FILE", "") or "default",
             shadow_policy_file=env.get("TRIAGE_SHADOW_POLICY_FILE", ""),
         )
 

@@ -1,55 +1,46 @@
-"""The threshold policy on its own: pure logic, hand-made assessments."""
+"""The shipped default policy on hand-made assessments: routes, priorities and SLAs a supervisor would expect."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from returns_triage.serving.domain.model import ReasonAssessment, ReturnCase, RiskAssessment
-from returns_triage.serving.domain.policy import ThresholdPolicy
+from returns_triage.serving.domain.policy import DocumentPolicy
 
 NOW = datetime(2026, 11, 1, 12, tzinfo=UTC)
 
 
-def _case(amount: float = 50.0) -> ReturnCase:
-    return ReturnCase("RMA-1", "default", "DC-1", "portal", "consumer", "it broke", amount, "EUR", {})
+@pytest.fixture(scope="module")
+def policy() -> DocumentPolicy:
+    return DocumentPolicy.from_file()
 
 
-def _reason(code: str = "DEFECTIVE", p: float = 0.97, abstain: bool = False, pset: tuple[str, ...] = ("DEFECTIVE",)):
-    return ReasonAssessment(code, p, pset, 1 - p, abstain, "r1")
+def _case(amount: float = 50.0, case_id: str = "RMA-7") -> ReturnCase:
+    payload = {"case_id": case_id, "line": {"category": "power_tools", "unit_price": amount, "quantity": 1},
+               "order": {"order_date": "2026-10-20"}}
+    return ReturnCase(case_id, "default", "DC-LYON", "portal", "consumer", "it broke", amount, "EUR", payload)
 
 
-def test_confident_cheap_low_risk_return_is_auto_approved_with_its_evidence() -> None:
-    route = ThresholdPolicy().route(_case(), _reason(), RiskAssessment(0.01, "low", (), "f1"), NOW)
-    assert route.route == "auto_approve"
-    assert "reason DEFECTIVE p=0.97" in route.explanation and "under cap" in route.explanation
-    assert route.queue is None and route.sla_due_at is None
+def _reason(p: float = 0.5) -> ReasonAssessment:
+    return ReasonAssessment("DEFECTIVE", p, ("DEFECTIVE",), 1 - p, False, "r1")
 
 
-def test_each_gate_queues_the_case_and_says_why() -> None:
-    policy = ThresholdPolicy(auto_approve_confidence=0.8, value_cap=100, max_risk=0.1)
-    cases = {
-        "confidence": (_case(), _reason(p=0.6), None),
-        "cap": (_case(amount=150), _reason(), None),
-        "unclear": (_case(), _reason(p=0.3, abstain=True), None),
-        "risk": (_case(), _reason(), RiskAssessment(0.4, "high", (), "f1")),
-        "ambiguous": (_case(), _reason(pset=("DEFECTIVE", "DAMAGED_IN_TRANSIT")), None),
-    }
-    for what, (case, reason, risk) in cases.items():
-        route = policy.route(case, reason, risk, NOW)
-        assert route.route == "review", what
-        assert route.reasons, what
-        assert route.sla_due_at is not None and route.sla_due_at > NOW
-        assert route.queue == "returns-review"
-
-
-def test_priority_rises_with_money_and_risk() -> None:
-    policy = ThresholdPolicy(value_cap=100)
-    low = policy.route(_case(120), _reason(p=0.5), None, NOW)
-    high = policy.route(_case(5000), _reason(p=0.5), RiskAssessment(0.9, "high", (), "f1"), NOW)
+def test_priority_rises_with_money_and_risk_and_urgent_cases_get_a_shorter_sla(policy: DocumentPolicy) -> None:
+    low = policy.route(_case(120), _reason(), RiskAssessment(0.01, "low", (), "f1"), NOW)
+    high = policy.route(_case(5000), _reason(), RiskAssessment(0.9, "high", (), "f1"), NOW)
+    assert low.route == high.route == "review"
     assert low.priority is not None and high.priority is not None and high.priority > low.priority
     assert high.sla_due_at is not None and low.sla_due_at is not None and high.sla_due_at < low.sla_due_at
 
 
-def test_policy_version_changes_with_its_thresholds() -> None:
-    assert ThresholdPolicy(value_cap=100).version != ThresholdPolicy(value_cap=200).version
-    assert ThresholdPolicy(value_cap=100).version == ThresholdPolicy(value_cap=100).version
+def test_every_route_names_the_policy_version(policy: DocumentPolicy) -> None:
+    route = policy.route(_case(), _reason(0.99), RiskAssessment(0.001, "low", (), "f1"), NOW)
+    assert policy.version in route.explanation
+
+
+def test_the_same_inputs_give_the_same_route(policy: DocumentPolicy) -> None:
+    a = policy.route(_case(), _reason(0.97), None, NOW)
+    b = DocumentPolicy.from_file().route(_case(), _reason(0.97), None, NOW)
+    assert a == b

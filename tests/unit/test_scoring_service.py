@@ -11,7 +11,7 @@ import pytest
 from returns_triage.errors import IdempotencyConflict, ModelUnavailable
 from returns_triage.models.reason import ReasonPrediction
 from returns_triage.serving.domain.model import Decision, ReviewItem
-from returns_triage.serving.domain.policy import ThresholdPolicy
+from returns_triage.serving.domain.policy import DocumentPolicy
 from returns_triage.serving.service.models import LoadedModels
 from returns_triage.serving.service.scoring import ScoringService
 from returns_triage.serving.storage.repository import DuplicateIdempotencyKey, StoredResponse
@@ -63,7 +63,7 @@ def _request(**over: Any) -> dict[str, Any]:
 
 def _service(store: InMemoryStore, reason: FakeReason | None = None) -> ScoringService:
     ids = (f"id-{i}" for i in itertools.count())
-    return ScoringService(store, LoadedModels(reason=reason or FakeReason()), ThresholdPolicy(value_cap=100),
+    return ScoringService(store, LoadedModels(reason=reason or FakeReason()), DocumentPolicy.from_file(),
                           clock=lambda: datetime(2026, 11, 1, tzinfo=UTC), new_id=lambda: next(ids))
 
 
@@ -97,7 +97,7 @@ def test_queued_decisions_get_a_review_item_and_approved_ones_do_not() -> None:
 
 def test_no_model_means_no_decision() -> None:
     store = InMemoryStore()
-    svc = ScoringService(store, LoadedModels(), ThresholdPolicy())
+    svc = ScoringService(store, LoadedModels(), DocumentPolicy.from_file())
     with pytest.raises(ModelUnavailable):
         svc.score("t", "k", _request())
     assert store.decisions == {}

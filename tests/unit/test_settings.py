@@ -16,16 +16,17 @@ def test_embedded_defaults_live_under_home(tmp_path: Path) -> None:
 
 
 def test_environment_overrides_are_typed() -> None:
-    s = Settings.from_env({"TRIAGE_DATABASE_URL": "postgresql://u@h/db", "TRIAGE_AUTO_APPROVE_CONFIDENCE": "0.9",
+    s = Settings.from_env({"TRIAGE_DATABASE_URL": "postgresql://u@h/db", "TRIAGE_MAX_BODY_BYTES": "2048",
                            "TRIAGE_MODEL_DIR": "/m"})
-    assert s.database_url == "postgresql://u@h/db" and s.auto_approve_confidence == 0.9
+    assert s.database_url == "postgresql://u@h/db" and s.max_body_bytes == 2048
+    assert s.policy_file == "default"
     assert s.model_dir == Path("/m")
 
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("TRIAGE_DATABASE_URL", "mysql://x"), ("TRIAGE_AUTO_APPROVE_CONFIDENCE", "high"),
-     ("TRIAGE_AUTO_APPROVE_CONFIDENCE", "1.5"), ("TRIAGE_MAX_BODY_BYTES", "10")],
+    [("TRIAGE_DATABASE_URL", "mysql://x"), ("TRIAGE_MAX_BODY_BYTES", "many"), ("TRIAGE_MAX_BODY_BYTES", "10"),
+     ("TRIAGE_MAX_DOCUMENT_BYTES", "-1")],
 )
 def test_bad_settings_fail_at_start_up_naming_the_variable(name: str, value: str) -> None:
     with pytest.raises(ConfigurationError, match=name.split("_", 1)[1][:10]):
