@@ -28,24 +28,25 @@ def train_default_reason_bundle(out_dir: Path, *, cache_dir: Path | None = None,
     fit_reason_bundle(data, out_dir, ood_label=OUT_OF_SCOPE, cache_dir=cache_dir, seed=seed)
 
 
-def train_default_bundles(settings: Settings, *, force: bool = False, quick: bool = False) -> list[str]:
-    """Train every default bundle that is absent (or all with ``force``); returns the names trained."""
+def train_default_bundles(settings: Settings, *, force: bool = False, quick: bool = False,
+                          only: tuple[str, ...] = DEFAULT_BUNDLES) -> list[str]:
+    """Train each default bundle in ``only`` that is absent (or all with ``force``); returns the names trained."""
     trained: list[str] = []
     cache = settings.home / "cache"
     reason_dir = settings.model_dir / "reason"
-    if force or not _present(reason_dir):
+    if "reason" in only and (force or not _present(reason_dir)):
         print(f"training the default reason classifier into {reason_dir}", file=sys.stderr)
         train_default_reason_bundle(reason_dir, cache_dir=cache, quick=quick)
         trained.append("reason")
     fraud_dir = settings.model_dir / "fraud"
-    if force or not _present(fraud_dir):
+    if "fraud" in only and (force or not _present(fraud_dir)):
         from returns_triage.training.fraud import train_fraud_bundle
 
         print(f"training the default fraud-risk model into {fraud_dir}", file=sys.stderr)
         train_fraud_bundle(fraud_dir, seed=0, quick=quick)
         trained.append("fraud")
     documents_dir = settings.model_dir / "documents"
-    if force or not _present(documents_dir):
+    if "documents" in only and (force or not _present(documents_dir)):
         from returns_triage.training.documents import train_document_bundle
 
         print(f"training the default document extractor into {documents_dir}", file=sys.stderr)

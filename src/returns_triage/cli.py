@@ -95,7 +95,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
     settings = _settings()
     bundle = settings.model_dir / "documents"
     if not (bundle / "manifest.json").is_file():
-        train_default_bundles(settings)
+        train_default_bundles(settings, only=("documents",))
     failed = 0
     with DocumentExtractor.load(bundle) as extractor:
         for name in args.files:
@@ -175,10 +175,63 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_keys(args: argparse.Namespace) -> int:
+    from returns_triage.serving.service.api_keys import create_api_key, key_service
+
+    settings = _settings()
+    if args.keys_command == "create":
+        token, record = create_api_key(settings, role=args.role, tenant=args.tenant, label=args.label)
+        print(f"created key {record.prefix} (role {record.role}, tenant {record.tenant}); it is shown only once:",
+              file=sys.stderr)
+        print(token)
+        return 0
+    service, engine = key_service(settings)
+    try:
+        if args.keys_command == "revoke":
+            service.revoke(args.prefix)
+            print(f"revoked key {args.prefix}", file=sys.stderr)
+            return 0
+        for k in service.list(args.tenant):
+            state = "active" if k.active else f"revoked {k.revoked_at:%Y-%m-%d %H:%M}"
+            print(f"{k.prefix}  {k.tenant:<16} {k.role:<15} {k.created_at:%Y-%m-%d %H:%M}  {state}  {k.label}")
+        return 0
+    finally:
+        engine.dispose()
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from returns_triage.demo import run_demo
 
     return run_demo(_settings(), host=args.host, port=args.port, keep_serving=args.keep_serving)
+
+
+def cmd_worker_webhooks(args: argparse.Namespace) -> int:
+    import json
+    import signal
+    import threading
+
+    from returns_triage.serving.storage import make_engine
+    from returns_triage.serving.workers.webhooks import DeliveryPolicy, WebhookWorker
+
+    engine = make_engine(_settings().database_url)
+    worker = WebhookWorker(engine, policy=DeliveryPolicy(
+        max_attempts=args.max_attempts, backoff_base_seconds=args.backoff_base, backoff_cap_seconds=args.backoff_cap,
+        timeout_seconds=args.timeout))
+    try:
+        if args.once:
+            r = worker.run_once()
+            print(json.dumps({"fanned_out": r.fanned_out, "delivered": r.delivered, "failed": r.failed,
+                              "dead": r.dead}))
+            return 0
+        stop = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+        print("webhook worker running; Ctrl-C to stop", file=sys.stderr)
+        worker.run(stop, idle_seconds=args.idle)
+        return 0
+    finally:
+        worker.close()
+        engine.dispose()
 
 
 def cmd_policy(args: argparse.Namespace) -> int:
@@ -206,6 +259,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=0, help="0 picks a free port")
     p.add_argument("--keep-serving", action="store_true", help="leave the API running after the demo")
+
+    keys = sub.add_parser("keys", help="API keys (hashed at rest; one tenant and one role each)").add_subparsers(
+        dest="keys_command", required=True)
+    p = add("create", cmd_keys, "create a key and print it, alone on the last line (it is not stored)", keys)
+    p.add_argument("--role", required=True,
+                   choices=["workflow_engine", "reviewer", "supervisor", "auditor", "data_scientist", "admin"])
+    p.add_argument("--tenant", default="default")
+    p.add_argument("--label", default="", help="a note for `keys list` (who or what holds the key)")
+    p = add("list", cmd_keys, "list keys by prefix: tenant, role, created, revoked", keys)
+    p.add_argument("--tenant", default=None)
+    p = add("revoke", cmd_keys, "revoke a key by its prefix: its next request is a 401", keys)
+    p.add_argument("prefix")
 
     db = sub.add_parser("db", help="database maintenance").add_subparsers(dest="db_command", required=True)
     p = add("upgrade", cmd_db_upgrade, "apply migrations up to REVISION (default: head)", db)
@@ -284,6 +349,16 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--reviews-per-day", type=float, default=40.0)
         else:
             p.add_argument("--live", help="the live policy YAML to diff against (default: the shipped default)")
+
+    worker = sub.add_parser("worker", help="background workers").add_subparsers(dest="worker_command",
+                                                                                  required=True)
+    p = add("webhooks", cmd_worker_webhooks, "deliver webhook events (signed POSTs, retries, dead letters)", worker)
+    p.add_argument("--once", action="store_true", help="one round, print its counts as JSON, exit")
+    p.add_argument("--idle", type=float, default=1.0, help="seconds to sleep when nothing is due")
+    p.add_argument("--max-attempts", type=int, default=12, help="dead-letter after this many failed attempts")
+    p.add_argument("--backoff-base", type=float, default=30.0, help="first retry delay, seconds (doubles)")
+    p.add_argument("--backoff-cap", type=float, default=6 * 3600.0, help="longest retry delay, seconds")
+    p.add_argument("--timeout", type=float, default=10.0, help="HTTP timeout per attempt, seconds")
 
     p = add("bench", cmd_bench, "run one benchmark from evaluation/; the last line printed is JSON")
     p.add_argument("name")

@@ -18,6 +18,8 @@ from returns_triage.settings import Settings
 __all__ = ["run_demo"]
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "demo-returns.json"
+# Example paperwork, named after the order it belongs to: the demo attaches it to that order's return.
+DOCUMENTS = EXAMPLES.parent / "documents"
 
 
 def _free_port(host: str) -> int:
@@ -66,8 +68,12 @@ def run_demo(settings: Settings, *, host: str = "127.0.0.1", port: int = 0, keep
         seconds = _wait_ready(base, proc)
         print(f"\nAPI ready at {base} after {seconds:.1f}s\n")
         run_id = uuid.uuid4().hex[:8]
-        with httpx.Client(base_url=base, timeout=30) as client:
+        with httpx.Client(base_url=base, timeout=60) as client:
+            attachments = _upload_documents(client)
             for body in _examples():
+                order_id = body["order"]["order_id"]
+                if order_id in attachments:
+                    body["document_ids"] = attachments[order_id]
                 resp = client.post("/v1/returns/score", json=body,
                                    headers={"Idempotency-Key": f"demo-{run_id}-{body['case_id']}"})
                 resp.raise_for_status()
@@ -91,6 +97,23 @@ def run_demo(settings: Settings, *, host: str = "127.0.0.1", port: int = 0, keep
     return 0
 
 
+def _upload_documents(client: httpx.Client) -> dict[str, list[str]]:
+    """Upload ``examples/documents/*-ORDER.pdf``; returns document ids by order number."""
+    by_order: dict[str, list[str]] = {}
+    for path in sorted(DOCUMENTS.glob("*.pdf")) if DOCUMENTS.is_dir() else []:
+        order_id = path.stem.split("-", 1)[1]
+        resp = client.post("/v1/documents", files={"file": (path.name, path.read_bytes(), "application/pdf")})
+        resp.raise_for_status()
+        record = resp.json()
+        extraction = record["extraction"]
+        fields = extraction.get("fields") or {}
+        print(f"uploaded {path.name}: {extraction.get('document_type')} · order "
+              f"{(fields.get('order_number') or {}).get('value')} · total "
+              f"{(fields.get('total_amount') or {}).get('value')} {(fields.get('currency') or {}).get('value')}")
+        by_order.setdefault(order_id, []).append(record["document_id"])
+    return by_order
+
+
 def _print_decision(request: dict, decision: dict) -> None:
     reason = decision["reason"]
     risk = decision.get("risk")
@@ -103,4 +126,10 @@ def _print_decision(request: dict, decision: dict) -> None:
         review = decision["review"]
         line += f"  queue {review['queue']} priority {review['priority']} due {review['sla_due_at'][:16]}"
     print(line)
+    if risk and risk["factors"]:
+        print("    risk factors: " + "; ".join(f["text"] for f in risk["factors"][:3]))
+    documents = decision.get("documents")
+    if documents:
+        findings = [f"{f['code']} ({f['severity']})" for f in documents["findings"]] or ["documents agree"]
+        print("    documents: " + ", ".join(findings))
     print(f"    {decision['explanation']}\n")

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.isotonic import IsotonicRegression
+from threadpoolctl import threadpool_limits
 
 from returns_triage.datasets.returns_world import World, WorldConfig, simulate_world
 from returns_triage.models.bundle import Manifest, write_manifest
@@ -179,7 +180,10 @@ def train_fraud_bundle(out_dir: Path, seed: int = 0, quick: bool = False) -> Man
     train_pos, weight = training_positions(labels, labels["requested_day"] < cut, 0.3, seed)
     train = world_cases(world, train_pos)
     calibration = world_cases(world, np.flatnonzero(labels["requested_day"] >= cut))
-    trained = fit_fraud_model(train, calibration, seed=seed, max_iter=150 if quick else 300, sample_weight=weight)
+    # One OpenMP thread: on a shared 2-core machine the boosting's second thread spins and runs many times slower.
+    with threadpool_limits(limits=1):
+        trained = fit_fraud_model(train, calibration, seed=seed, max_iter=150 if quick else 300,
+                                  sample_weight=weight)
     lineage = {"source": "returns_world simulator", "world": {"seed": seed, "customers": config.customers,
                                                              "months": config.months},
                "train_days": [0, cut], "calibration_days": [cut, config.days], "labels": "ground truth is_fraud",
