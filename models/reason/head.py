@@ -1,5 +1,19 @@
-"""The reason classifier's head: a calibrated linear classifier over sentence embeddings, with abstention
-and split-conformal prediction sets. An sklearn estimator (training side); serving runs its ONNX export."""
+"""The reason classifier's head: a calibrated linear classifier over sentence embeddings, an out-of-scope
+score, an abstention threshold and split-conformal prediction sets. An sklearn estimator (training side);
+serving runs its ONNX export (``training/reason/export.py``), which computes the same quantities.
+
+Out-of-scope score. Max-probability alone misses confident mistakes on text far from anything seen in
+training, so three signals are combined, each computable in the served graph:
+
+* ``1 - max calibrated probability``,
+* ``1 - max cosine similarity to a class centroid``,
+* ``1 - mean cosine similarity to the k nearest training texts`` (Sun et al. 2022, deep nearest neighbours).
+
+When the caller provides out-of-scope examples (``ood_label``), a logistic model over these signals is fitted
+on calibration data and the threshold maximises in-scope accuracy + out-of-scope recall. Without them the score
+is ``1 - max probability`` and the threshold is the smallest that keeps accepted predictions at
+``target_selective_accuracy``.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +26,18 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 from sklearn.utils.validation import check_is_fitted
 
-__all__ = ["CalibratedReasonHead", "softmax", "fit_temperature", "selective_threshold", "conformal_quantile"]
+__all__ = [
+    "CalibratedReasonHead",
+    "softmax",
+    "fit_temperature",
+    "selective_threshold",
+    "conformal_quantile",
+    "oos_features",
+    "MIN_OOS_EXAMPLES",
+]
+
+# Below this many out-of-scope calibration rows a learned combination overfits; fall back to max-probability.
+MIN_OOS_EXAMPLES = 20
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -28,7 +53,7 @@ def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
         p = softmax(logits / np.exp(log_t))
         return float(-np.log(np.clip(p[np.arange(len(y)), y], 1e-12, None)).mean())
 
-    res = minimize_scalar(nll, bounds=(-3.0, 3.0), method="bounded")
+    res = minimize_scalar(nll, bounds=(-4.0, 4.0), method="bounded")
     return float(np.exp(res.x))
 
 
@@ -51,6 +76,29 @@ def selective_threshold(confidence: np.ndarray, correct: np.ndarray, target_accu
     return float(conf[np.flatnonzero(ok)[-1]])
 
 
+def balanced_oos_threshold(score: np.ndarray, correct: np.ndarray, is_oos: np.ndarray) -> float:
+    """Threshold on an out-of-scope score (abstain when ``score >= t``) that maximises
+    in-scope accuracy (correct and accepted) + out-of-scope recall (abstained) on calibration data."""
+    candidates = np.unique(score)
+    candidates = np.r_[candidates, np.inf]
+    n_in, n_oos = max(1, int((~is_oos).sum())), max(1, int(is_oos.sum()))
+    order = np.argsort(score, kind="stable")
+    s = score[order]
+    good_in = (correct & ~is_oos)[order].astype(float)
+    oos = is_oos[order].astype(float)
+    # For threshold t = candidates[j]: accepted rows are those with score < t.
+    cut = np.searchsorted(s, candidates, side="left")
+    acc_in = np.r_[0.0, np.cumsum(good_in)][cut] / n_in
+    recall = 1.0 - np.r_[0.0, np.cumsum(oos)][cut] / n_oos
+    objective = acc_in + recall
+    best = np.flatnonzero(objective >= objective.max() - 1e-12)
+    # Ties: take the middle of the best plateau, the least fragile choice.
+    j = best[len(best) // 2]
+    if j + 1 < len(candidates) and np.isfinite(candidates[j]) and j > 0:
+        return float((candidates[j - 1] + candidates[j]) / 2)
+    return float(candidates[j]) if np.isfinite(candidates[j]) else 1.0 + float(score.max())
+
+
 def conformal_quantile(p_true: np.ndarray, coverage: float) -> float:
     """Split-conformal threshold on the non-conformity score 1 - p(true label)."""
     scores = 1.0 - p_true
@@ -59,11 +107,33 @@ def conformal_quantile(p_true: np.ndarray, coverage: float) -> float:
     return float(np.quantile(scores, level, method="higher"))
 
 
-class CalibratedReasonHead(ClassifierMixin, BaseEstimator):
-    """Multinomial logistic regression + temperature scaling + a calibrated abstention threshold.
+def oos_features(proba: np.ndarray, X: np.ndarray, centroids: np.ndarray, refs: np.ndarray | None,
+                 k: int) -> np.ndarray:
+    """The three out-of-scope signals, each as a distance (higher = further from the training data)."""
+    X = np.asarray(X, dtype=np.float32)
+    far_prob = 1.0 - proba.max(axis=1)
+    far_centroid = 1.0 - (X @ centroids.T).max(axis=1)
+    if refs is not None and k > 0 and len(refs):
+        sims = X @ refs.T
+        kk = min(k, sims.shape[1])
+        top = -np.partition(-sims, kk - 1, axis=1)[:, :kk]
+        far_knn = 1.0 - top.mean(axis=1)
+    else:
+        far_knn = np.zeros(len(X), dtype=np.float32)
+    return np.column_stack([far_prob, far_centroid, far_knn]).astype(np.float64)
 
-    ``fit(X, y)`` takes embeddings and string labels. Rows labelled ``ood_label`` are never a class: they only
-    calibrate abstention. Calibration uses ``X_valid``/``y_valid`` when given, else out-of-fold predictions.
+
+def _centroids(X: np.ndarray, y: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    c = np.stack([X[y == label].mean(axis=0) for label in classes]).astype(np.float32)
+    return c / np.linalg.norm(c, axis=1, keepdims=True).clip(1e-9)
+
+
+class CalibratedReasonHead(ClassifierMixin, BaseEstimator):
+    """Multinomial logistic regression + temperature scaling + out-of-scope score + abstention threshold.
+
+    ``fit(X, y)`` takes L2-normalised embeddings and string labels. Rows labelled ``ood_label`` are never a
+    class: they only calibrate abstention. Calibration uses ``X_valid``/``y_valid`` when given, else
+    out-of-fold predictions.
     """
 
     def __init__(
@@ -74,6 +144,8 @@ class CalibratedReasonHead(ClassifierMixin, BaseEstimator):
         target_selective_accuracy: float = 0.95,
         coverage: float = 0.90,
         ood_label: str | None = None,
+        knn_k: int = 5,
+        max_knn_refs: int = 20000,
         random_state: int = 0,
     ) -> None:
         self.C = C
@@ -82,10 +154,20 @@ class CalibratedReasonHead(ClassifierMixin, BaseEstimator):
         self.target_selective_accuracy = target_selective_accuracy
         self.coverage = coverage
         self.ood_label = ood_label
+        self.knn_k = knn_k
+        self.max_knn_refs = max_knn_refs
         self.random_state = random_state
 
     def _new_lr(self) -> LogisticRegression:
         return LogisticRegression(C=self.C, max_iter=self.max_iter)
+
+    def _refs(self, X: np.ndarray) -> np.ndarray | None:
+        if self.knn_k <= 0:
+            return None
+        if len(X) <= self.max_knn_refs:
+            return X
+        rng = np.random.default_rng(self.random_state)
+        return X[np.sort(rng.choice(len(X), self.max_knn_refs, replace=False))]
 
     def fit(self, X: np.ndarray, y: Any, X_valid: np.ndarray | None = None, y_valid: Any = None) -> CalibratedReasonHead:
         X = np.asarray(X, dtype=np.float32)
@@ -93,17 +175,22 @@ class CalibratedReasonHead(ClassifierMixin, BaseEstimator):
         in_scope = y != self.ood_label if self.ood_label is not None else np.ones(len(y), dtype=bool)
         self.classes_ = np.unique(y[in_scope])
         index = {c: i for i, c in enumerate(self.classes_)}
-        lr = self._new_lr().fit(X[in_scope], y[in_scope])
+        Xi, yi = X[in_scope], y[in_scope]
+        lr = self._new_lr().fit(Xi, yi)
+        self.centroids_ = _centroids(Xi, yi, self.classes_)
+        self.knn_refs_ = self._refs(Xi)
 
         if X_valid is not None and y_valid is not None:
             Xc = np.asarray(X_valid, dtype=np.float32)
             yc = np.asarray(y_valid).astype(str)
             logits_c = lr.decision_function(Xc)
+            # Valid rows never enter the reference set, so their features look like production's.
+            geometry = [(Xc, self.centroids_, self.knn_refs_)]
         else:
-            # Out-of-fold logits for in-scope rows; out-of-scope rows were never trained on, so the full model
-            # scores them as it will in production.
-            Xi, yi = X[in_scope], y[in_scope]
+            # Out-of-fold logits and geometry for in-scope rows (a row is never its own neighbour); out-of-scope
+            # rows were never trained on, so the full model scores them as it will in production.
             logits_i = np.zeros((len(yi), len(self.classes_)), dtype=np.float64)
+            feats_i = np.zeros((len(yi), 2))
             folds = StratifiedKFold(n_splits=self.cv, shuffle=True, random_state=self.random_state)
             for tr, te in folds.split(Xi, yi):
                 fold_lr = self._new_lr().fit(Xi[tr], yi[tr])
@@ -111,9 +198,17 @@ class CalibratedReasonHead(ClassifierMixin, BaseEstimator):
                 fold_logits = np.full((len(te), len(self.classes_)), -1e4)
                 fold_logits[:, cols] = fold_lr.decision_function(Xi[te])
                 logits_i[te] = fold_logits
+                fold_classes = np.unique(yi[tr])
+                f = oos_features(softmax(fold_logits), Xi[te], _centroids(Xi[tr], yi[tr], fold_classes),
+                                 self._refs(Xi[tr]), self.knn_k)
+                feats_i[te] = f[:, 1:]
             Xo, yo = X[~in_scope], y[~in_scope]
             logits_c = np.vstack([logits_i, lr.decision_function(Xo)]) if len(yo) else logits_i
             yc = np.concatenate([yi, yo])
+            geometry = None
+            feats_o = oos_features(softmax(lr.decision_function(Xo)), Xo, self.centroids_, self.knn_refs_,
+                                   self.knn_k)[:, 1:] if len(yo) else np.zeros((0, 2))
+            geo_c = np.vstack([feats_i, feats_o])
 
         known = np.isin(yc, self.classes_)
         y_idx = np.array([index.get(c, -1) for c in yc])
@@ -121,16 +216,53 @@ class CalibratedReasonHead(ClassifierMixin, BaseEstimator):
         proba = softmax(logits_c / self.temperature_)
         confidence = proba.max(axis=1)
         correct = known & (proba.argmax(axis=1) == y_idx)
-        self.abstain_threshold_ = selective_threshold(confidence, correct.astype(float), self.target_selective_accuracy)
+        if geometry is not None:
+            feats = oos_features(proba, *geometry[0], self.knn_k)
+        else:
+            feats = np.column_stack([1.0 - confidence, geo_c])
+
+        n_oos = int((~known).sum())
+        if n_oos >= MIN_OOS_EXAMPLES and known.any():
+            self._fit_oos_model(feats, ~known)
+            score = self._oos_score(feats)
+            self.oos_threshold_ = balanced_oos_threshold(score, correct, ~known)
+            self.abstain_threshold_ = 0.0
+        else:
+            self.oos_weights_ = np.array([1.0, 0.0, 0.0])
+            self.oos_bias_ = 0.0
+            self.oos_link_ = "identity"
+            self.abstain_threshold_ = selective_threshold(confidence, correct.astype(float),
+                                                          self.target_selective_accuracy)
+            self.oos_threshold_ = 1.0 - self.abstain_threshold_ + 1e-7 if self.abstain_threshold_ > 0 else 2.0
         self.conformal_q_ = conformal_quantile(proba[known, y_idx[known]], self.coverage) if known.any() else 1.0
         self.coef_ = lr.coef_.astype(np.float32)
         self.intercept_ = lr.intercept_.astype(np.float32)
+        score = self._oos_score(feats)
+        abstain = score >= self.oos_threshold_
+        # Kept for the run record (confusion matrix, reliability diagram); never exported.
+        self.calibration_proba_ = proba.astype(np.float32)
+        self.calibration_labels_ = yc
         self.calibration_summary_ = {
             "n_calibration": int(len(yc)),
-            "n_out_of_scope": int((~known).sum()),
+            "n_out_of_scope": n_oos,
             "calibration_accuracy": float(correct[known].mean()) if known.any() else None,
+            "calibration_in_scope_accepted_accuracy": float((correct & ~abstain)[known].mean()) if known.any() else None,
+            "calibration_oos_recall": float(abstain[~known].mean()) if n_oos else None,
+            "calibration_abstain_rate": float(abstain.mean()),
         }
         return self
+
+    def _fit_oos_model(self, feats: np.ndarray, is_oos: np.ndarray) -> None:
+        model = LogisticRegression(C=1.0, class_weight="balanced", max_iter=1000)
+        scale = feats.std(axis=0).clip(1e-6)
+        model.fit(feats / scale, is_oos.astype(int))
+        self.oos_weights_ = (model.coef_[0] / scale).astype(np.float64)
+        self.oos_bias_ = float(model.intercept_[0])
+        self.oos_link_ = "sigmoid"
+
+    def _oos_score(self, feats: np.ndarray) -> np.ndarray:
+        z = feats @ self.oos_weights_ + self.oos_bias_
+        return 1.0 / (1.0 + np.exp(-z)) if self.oos_link_ == "sigmoid" else z
 
     def decision_function(self, X: np.ndarray) -> np.ndarray:
         check_is_fitted(self, "coef_")
@@ -140,4 +272,14 @@ class CalibratedReasonHead(ClassifierMixin, BaseEstimator):
         return softmax(self.decision_function(X).astype(np.float64) / self.temperature_)
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+        proba = self.predict_proba(X)
+        return self.classes_[proba.argmax(axis=1)]
+
+    def out_of_scope_score(self, X: np.ndarray) -> np.ndarray:
+        """Higher = further from anything the classifier knows; abstain when ``>= oos_threshold_``."""
+        check_is_fitted(self, "oos_weights_")
+        feats = oos_features(self.predict_proba(X), X, self.centroids_, self.knn_refs_, self.knn_k)
+        return self._oos_score(feats)
+
+    def abstain(self, X: np.ndarray) -> np.ndarray:
+        return self.out_of_scope_score(X) >= self.oos_threshold_

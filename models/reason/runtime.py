@@ -37,6 +37,9 @@ class ReasonModel:
         self._head = onnx_session(directory / "head.onnx", intra_op_threads=intra_op_threads)
         self.abstain_threshold = float(manifest.thresholds["abstain_below_confidence"])
         self.conformal_q = float(manifest.thresholds["conformal_q"])
+        # Bundles from before the combined out-of-scope score have only the confidence threshold.
+        self.oos_threshold = float(manifest.thresholds.get("abstain_at_oos_score", 1.0 - self.abstain_threshold + 1e-7))
+        self._head_outputs = [o.name for o in self._head.get_outputs()]
 
     @classmethod
     def load(cls, directory: Path, *, intra_op_threads: int = 0) -> ReasonModel:
@@ -52,15 +55,25 @@ class ReasonModel:
         return self.probabilities_from_embeddings(emb)
 
     def probabilities_from_embeddings(self, emb: np.ndarray) -> np.ndarray:
+        return self.scores_from_embeddings(emb)[0]
+
+    def scores(self, texts: list[str], batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
+        """Calibrated probabilities (n × labels) and out-of-scope scores (n); abstain where score ≥ threshold."""
+        return self.scores_from_embeddings(self.encoder.encode(texts, batch_size=batch_size))
+
+    def scores_from_embeddings(self, emb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if len(emb) == 0:
-            return np.zeros((0, len(self.labels)), dtype=np.float32)
-        (proba,) = self._head.run(None, {"embedding": emb.astype(np.float32, copy=False)})
-        return proba
+            return np.zeros((0, len(self.labels)), dtype=np.float32), np.zeros(0, dtype=np.float32)
+        outputs = self._head.run(None, {"embedding": emb.astype(np.float32, copy=False)})
+        proba = outputs[0]
+        score = outputs[1] if len(outputs) > 1 else 1.0 - proba.max(axis=1)
+        return proba, score
 
     def predict(self, texts: list[str], batch_size: int = 64) -> list[ReasonPrediction]:
-        return [self._prediction(row) for row in self.probabilities(texts, batch_size=batch_size)]
+        proba, score = self.scores(texts, batch_size=batch_size)
+        return [self._prediction(p, float(s)) for p, s in zip(proba, score, strict=True)]
 
-    def _prediction(self, proba: np.ndarray) -> ReasonPrediction:
+    def _prediction(self, proba: np.ndarray, oos_score: float) -> ReasonPrediction:
         best = int(proba.argmax())
         confidence = float(proba[best])
         in_set = np.flatnonzero(proba >= 1.0 - self.conformal_q)
@@ -70,7 +83,7 @@ class ReasonModel:
             code=str(self.labels[best]),
             confidence=confidence,
             prediction_set=tuple(str(self.labels[i]) for i in ordered),
-            out_of_scope_score=1.0 - confidence,
-            abstain=confidence < self.abstain_threshold,
+            out_of_scope_score=oos_score,
+            abstain=oos_score >= self.oos_threshold or confidence < self.abstain_threshold,
             top=tuple((str(self.labels[i]), float(proba[i])) for i in top_idx),
         )

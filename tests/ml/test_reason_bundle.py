@@ -30,14 +30,30 @@ def test_onnx_encoder_matches_sentence_transformers(model: ReasonModel) -> None:
 
     ref = encode(TEXTS)
     got = model.encoder.encode(TEXTS, batch_size=3)  # mixed lengths in one batch: padding must not leak
-    assert np.min(np.sum(ref * got, axis=1)) > 0.9999
+    # Per-channel int8 keeps cosine ≥ 0.97 against fp32 (STACK.md, trap 4); fp32 is exact up to float noise.
+    floor = 0.9999 if model.manifest.extra.get("encoder_precision", "fp32") == "fp32" else 0.97
+    assert np.min(np.sum(ref * got, axis=1)) > floor
+
+
+def test_served_scores_match_the_estimator_at_export(reason_bundle: Path) -> None:
+    manifest = json.loads((reason_bundle / "manifest.json").read_text())
+    metrics = manifest["metrics"]
+    assert metrics["onnx_head_abstain_agreement"] == 1.0
+    assert metrics["onnx_fp32_top1_agreement"] == 1.0
+    assert metrics["onnx_fp32_max_prob_diff"] < 1e-3
+    precision = manifest["extra"]["encoder_precision"]
+    if precision != "fp32":
+        assert metrics[f"onnx_{precision}_top1_agreement"] >= 0.995
+    assert "onnx_int8_max_prob_diff" in metrics  # the quantised encoder is always measured and reported
 
 
 def test_manifest_records_labels_thresholds_and_parity(reason_bundle: Path) -> None:
     manifest = json.loads((reason_bundle / "manifest.json").read_text())
     assert "OUT_OF_SCOPE" not in manifest["labels"] and "DEFECTIVE" in manifest["labels"]
     assert manifest["metrics"]["onnx_head_top1_agreement"] == 1.0
-    assert 0.0 < manifest["thresholds"]["abstain_below_confidence"] <= 1.0
+    thresholds = manifest["thresholds"]
+    assert 0.0 <= thresholds["abstain_below_confidence"] <= 1.0 and "abstain_at_oos_score" in thresholds
+    assert 0.0 < thresholds["conformal_q"] <= 1.0
     assert set(manifest["files"]) == {"encoder.onnx", "head.onnx", "tokenizer.json"}
 
 

@@ -1,22 +1,45 @@
-"""Train a reason-classifier bundle from labelled texts: embed, fit the calibrated head, export, check parity."""
+"""Train a reason-classifier bundle from labelled texts.
+
+fine-tune the encoder (optional, within a time budget) → embed → fit the calibrated head (probabilities,
+out-of-scope score, abstention, conformal sets) → export encoder and head to ONNX → quantise the encoder to
+int8 (optional) → parity checks → verified bundle → MLflow run (optional).
+"""
 
 from __future__ import annotations
 
 import hashlib
+import shutil
+import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from returns_triage.models.bundle import Manifest, write_manifest
+from returns_triage.models.bundle import Manifest, onnx_session, write_manifest
+from returns_triage.models.reason.encoder import OnnxTextEncoder
 from returns_triage.models.reason.head import CalibratedReasonHead
 from returns_triage.models.reason.runtime import BUNDLE_NAME, ReasonModel
-from returns_triage.training.reason.encoder import ENCODER_NAME, encode, export_encoder_onnx, load_sentence_encoder
+from returns_triage.training.reason.encoder import (
+    ENCODER_NAME,
+    INT8_VARIANTS,
+    encode,
+    export_encoder_onnx,
+    load_sentence_encoder,
+    quantize_encoder_onnx,
+)
 from returns_triage.training.reason.export import export_head_onnx, head_parity
+from returns_triage.training.reason.finetune import FinetuneConfig, finetune_encoder
 
-__all__ = ["ReasonTrainingData", "fit_reason_bundle", "dataset_hash"]
+__all__ = ["ReasonTrainingData", "fit_reason_bundle", "dataset_hash", "training_data_from_columns",
+           "INT8_MIN_AGREEMENT"]
+
+# Parity gates (issue 3): the fp32 graph must agree with the training-side model on every text; int8 is
+# served only if it agrees on at least this share, otherwise the bundle ships the fp32 encoder.
+INT8_MIN_AGREEMENT = 0.995
+CALIBRATION_FRACTION = 0.10
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +50,12 @@ class ReasonTrainingData:
     def __post_init__(self) -> None:
         if len(self.texts) != len(self.labels):
             raise ValueError("texts and labels differ in length")
+
+    def subset(self, idx: Sequence[int] | np.ndarray) -> ReasonTrainingData:
+        return ReasonTrainingData([self.texts[i] for i in idx], [self.labels[i] for i in idx])
+
+    def __add__(self, other: ReasonTrainingData) -> ReasonTrainingData:
+        return ReasonTrainingData(self.texts + other.texts, self.labels + other.labels)
 
 
 def dataset_hash(*parts: ReasonTrainingData | None) -> str:
@@ -39,6 +68,20 @@ def dataset_hash(*parts: ReasonTrainingData | None) -> str:
     return digest.hexdigest()
 
 
+def _calibration_holdout(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Stratified split; classes too small to spare a row stay entirely in training."""
+    rng = np.random.default_rng(seed)
+    held: list[int] = []
+    for label in np.unique(labels):
+        idx = np.flatnonzero(labels == label)
+        n = int(round(len(idx) * fraction))
+        if len(idx) >= 5 and n >= 1:
+            held.extend(rng.permutation(idx)[:n])
+    mask = np.zeros(len(labels), dtype=bool)
+    mask[held] = True
+    return np.flatnonzero(~mask), np.flatnonzero(mask)
+
+
 def fit_reason_bundle(
     train: ReasonTrainingData,
     out_dir: Path,
@@ -49,10 +92,18 @@ def fit_reason_bundle(
     C: float = 10.0,
     target_selective_accuracy: float = 0.95,
     coverage: float = 0.90,
+    finetune: FinetuneConfig | None = None,
+    quantize: bool = True,
+    tracking: Callable[[dict[str, Any]], None] | None = None,
     seed: int = 0,
     log: bool = True,
 ) -> Manifest:
-    """Fit and write a verified bundle to ``out_dir``; returns its manifest."""
+    """Fit and write a verified bundle to ``out_dir``; returns its manifest.
+
+    ``finetune`` adapts the encoder first (without ``valid``, a stratified 10 % of ``train`` is held out to
+    calibrate: a fine-tuned encoder's own training rows are not honest calibration data). ``tracking`` receives
+    the run record (see ``training/tracking.py``).
+    """
     started = time.perf_counter()
 
     def say(msg: str) -> None:
@@ -60,47 +111,146 @@ def fit_reason_bundle(
             print(f"[reason fit {time.perf_counter() - started:6.1f}s] {msg}", flush=True)
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    encoder = load_sentence_encoder()
-    say(f"encoding {len(train.texts)} training texts with {ENCODER_NAME}")
-    X = encode(train.texts, encoder)
-    Xv = encode(valid.texts, encoder) if valid is not None else None
-    head = CalibratedReasonHead(C=C, ood_label=ood_label, target_selective_accuracy=target_selective_accuracy,
-                                coverage=coverage, random_state=seed)
-    say("fitting calibrated head")
-    head.fit(X, np.array(train.labels), Xv, np.array(valid.labels) if valid is not None else None)
+    labels = np.array(train.labels)
+    is_ood = labels == ood_label if ood_label is not None else np.zeros(len(labels), dtype=bool)
+    # Out-of-scope rows in the training file are never trained on; they calibrate abstention.
+    if finetune is not None and int((~is_ood).sum()) < finetune.min_rows:
+        say(f"{int((~is_ood).sum())} in-scope rows < {finetune.min_rows}: keeping the encoder frozen")
+        finetune = None
+    # Without a validation file and without fine-tuning, the head calibrates out of fold on all of ``train``.
+    calib, fit_rows = valid, train
+    if valid is not None or finetune is not None:
+        in_idx, ood_idx = np.flatnonzero(~is_ood), np.flatnonzero(is_ood)
+        fit_rows = train.subset(in_idx)
+        if calib is None:
+            keep, held = _calibration_holdout(labels[in_idx], CALIBRATION_FRACTION, seed)
+            fit_rows, calib = train.subset(in_idx[keep]), train.subset(in_idx[held])
+        if len(ood_idx):
+            calib = calib + train.subset(ood_idx)
 
-    say("exporting encoder and head to ONNX")
-    files = export_encoder_onnx(out_dir, cache_dir=cache_dir)
-    export_head_onnx(head, out_dir / "head.onnx")
-    files.append("head.onnx")
-    parity = head_parity(head, out_dir / "head.onnx", X[:2000])
-    if parity["top1_agreement"] < 1.0:
-        raise RuntimeError(f"ONNX head disagrees with the estimator: {parity}")
+    finetune_report = None
+    with tempfile.TemporaryDirectory(prefix="reason-encoder-") as tmp:
+        source = None
+        if finetune is not None:
+            say(f"fine-tuning {ENCODER_NAME} on {len(fit_rows.texts)} texts (budget {finetune.budget_minutes} min)")
+            finetune_report = finetune_encoder(fit_rows.texts, fit_rows.labels, Path(tmp) / "encoder", finetune,
+                                               say=say)
+            source = finetune_report.model_dir
+        encoder = load_sentence_encoder(source)
+        say(f"encoding {len(fit_rows.texts)} training texts")
+        X = encode(fit_rows.texts, encoder)
+        Xv = encode(calib.texts, encoder) if calib is not None else None
+        head = CalibratedReasonHead(C=C, ood_label=ood_label, target_selective_accuracy=target_selective_accuracy,
+                                    coverage=coverage, random_state=seed)
+        say("fitting calibrated head")
+        head.fit(X, np.array(fit_rows.labels), Xv, np.array(calib.labels) if calib is not None else None)
+
+        say("exporting encoder and head to ONNX")
+        files = export_encoder_onnx(out_dir, source=source, cache_dir=None if source else cache_dir)
+        export_head_onnx(head, out_dir / "head.onnx")
+        files.append("head.onnx")
+        head_check = head_parity(head, out_dir / "head.onnx", X[:2000])
+        if head_check["top1_agreement"] < 1.0:
+            raise RuntimeError(f"ONNX head disagrees with the estimator: {head_check}")
+
+        # End-to-end parity on held-out texts when there are some: what serving computes vs torch + sklearn.
+        parity_texts, parity_emb = (calib.texts, Xv) if calib is not None else (fit_rows.texts, X)
+        step = max(1, len(parity_texts) // 600)
+        parity_texts, parity_emb = parity_texts[::step][:600], parity_emb[::step][:600]
+        parity = {"fp32": _encoder_parity(head, out_dir / "encoder.onnx", out_dir, parity_texts, parity_emb)}
+        # Anything but a near-tie flip means a broken export.
+        if parity["fp32"]["top1_agreement"] < 0.99:
+            raise RuntimeError(f"fp32 ONNX encoder disagrees with the training pipeline: {parity['fp32']}")
+        precision = "fp32"
+        if quantize:
+            for variant, keep_fp32 in INT8_VARIANTS:
+                say(f"quantising the encoder ({variant}, per channel)")
+                int8 = Path(tmp) / f"encoder.{variant}.onnx"
+                _quantize_cached(out_dir / "encoder.onnx", int8, None if source else cache_dir, keep_fp32)
+                parity[variant] = _encoder_parity(head, int8, out_dir, parity_texts, parity_emb)
+                if parity[variant]["top1_agreement"] >= INT8_MIN_AGREEMENT:
+                    shutil.copyfile(int8, out_dir / "encoder.onnx")
+                    precision = variant
+                    break
+                say(f"{variant} parity too low ({parity[variant]['top1_agreement']:.4f})")
+            else:
+                say("no int8 variant reached the parity gate; serving fp32")
+        del encoder
 
     train_seconds = time.perf_counter() - started
+    summary = head.calibration_summary_
     manifest = write_manifest(
         out_dir,
         BUNDLE_NAME,
         files,
         labels=[str(c) for c in head.classes_],
-        thresholds={"abstain_below_confidence": head.abstain_threshold_, "conformal_q": head.conformal_q_,
-                    "coverage": coverage, "target_selective_accuracy": target_selective_accuracy},
-        calibration={"method": "temperature", "temperature": head.temperature_, **head.calibration_summary_},
-        metrics={"onnx_head_top1_agreement": parity["top1_agreement"],
-                 "onnx_head_max_prob_diff": parity["max_prob_diff"], "train_seconds": round(train_seconds, 1)},
-        lineage={"encoder": ENCODER_NAME, "dataset_sha256": dataset_hash(train, valid),
-                 "n_train": len(train.texts), "n_valid": len(valid.texts) if valid else 0,
-                 "ood_label": ood_label, "seed": seed},
+        thresholds={"abstain_below_confidence": head.abstain_threshold_, "abstain_at_oos_score": head.oos_threshold_,
+                    "conformal_q": head.conformal_q_, "coverage": coverage,
+                    "target_selective_accuracy": target_selective_accuracy},
+        calibration={"method": "temperature", "temperature": head.temperature_,
+                     "oos_score": {"features": ["1-max_prob", "1-max_centroid_cos", f"1-mean_top{head.knn_k}_cos"],
+                                   "weights": [float(w) for w in head.oos_weights_], "bias": head.oos_bias_,
+                                   "link": head.oos_link_},
+                     **summary},
+        metrics={"onnx_head_top1_agreement": head_check["top1_agreement"],
+                 "onnx_head_max_prob_diff": head_check["max_prob_diff"],
+                 "onnx_head_abstain_agreement": head_check["abstain_agreement"],
+                 **{f"onnx_{p}_{k}": v for p, d in parity.items() for k, v in d.items()},
+                 "train_seconds": round(train_seconds, 1)},
+        lineage={"encoder": ENCODER_NAME, "encoder_finetuned": finetune is not None,
+                 "finetune": {**finetune.to_dict(), "epochs_run": finetune_report.epochs,
+                              "steps": finetune_report.steps, "seconds": round(finetune_report.seconds, 1),
+                              "final_loss": finetune_report.final_loss} if finetune and finetune_report else None,
+                 "dataset_sha256": dataset_hash(train, valid), "n_train": len(train.texts),
+                 "n_fit": len(fit_rows.texts), "n_valid": len(valid.texts) if valid else 0,
+                 "n_calibration": summary["n_calibration"], "ood_label": ood_label, "seed": seed, "C": C},
+        extra={"encoder_precision": precision},
     )
-    # End-to-end parity: the serving path (tokenizers + ONNX encoder + head) against torch + sklearn.
-    sample = train.texts[:: max(1, len(train.texts) // 200)][:200]
-    served = ReasonModel.load(out_dir).probabilities(sample)
-    reference = head.predict_proba(X[:: max(1, len(train.texts) // 200)][:200])
-    agreement = float((served.argmax(1) == reference.argmax(1)).mean())
-    if agreement < 1.0:
-        raise RuntimeError(f"served bundle disagrees with the training pipeline on {1 - agreement:.1%} of texts")
-    say(f"bundle {manifest.version} written to {out_dir}")
+    # The served bundle must load, verify and agree with what we just measured.
+    served = ReasonModel.load(out_dir)
+    got = served.probabilities(parity_texts[:50])
+    ref = head.predict_proba(parity_emb[:50])
+    min_agreement = 1.0 if precision == "fp32" else INT8_MIN_AGREEMENT
+    if float((got.argmax(1) == ref.argmax(1)).mean()) < min_agreement - 0.02:
+        raise RuntimeError("the written bundle disagrees with the training pipeline")
+    say(f"bundle {manifest.version} ({precision} encoder) written to {out_dir}")
+    if tracking is not None:
+        tracking({"manifest": manifest, "bundle_dir": out_dir, "head": head, "train": train, "valid": valid,
+                  "finetune": finetune, "C": C, "quantize": quantize})
     return manifest
+
+
+def _encoder_parity(head: CalibratedReasonHead, encoder_path: Path, bundle_dir: Path, texts: list[str],
+                    reference_emb: np.ndarray) -> dict[str, float]:
+    """Serving-path probabilities (tokenizers + this ONNX encoder + the head) against torch + sklearn."""
+    encoder = OnnxTextEncoder(encoder_path, bundle_dir / "tokenizer.json")
+    emb = encoder.encode(texts, batch_size=32)
+    (got, got_score) = onnx_session(bundle_dir / "head.onnx").run(None, {"embedding": emb})
+    ref = head.predict_proba(reference_emb)
+    ref_abstain = head.abstain(reference_emb)
+    return {
+        "top1_agreement": float((got.argmax(1) == ref.argmax(1)).mean()),
+        "max_prob_diff": float(np.abs(got - ref).max()),
+        "abstain_agreement": float(((got_score >= head.oos_threshold_) == ref_abstain).mean()),
+        "min_embedding_cosine": float(np.min(np.sum(emb * reference_emb, axis=1))),
+        "n_texts": len(texts),
+    }
+
+
+def _quantize_cached(fp32: Path, int8: Path, cache_dir: Path | None, keep_fp32: tuple[str, ...]) -> None:
+    if cache_dir is None:
+        quantize_encoder_onnx(fp32, int8, keep_fp32=keep_fp32)
+        return
+    from returns_triage.models.bundle import file_sha256
+
+    key = hashlib.sha256(f"{file_sha256(fp32)}:{','.join(keep_fp32)}".encode()).hexdigest()[:16]
+    cached = cache_dir / f"int8-{key}.onnx"
+    if not cached.is_file():
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        quantize_encoder_onnx(fp32, int8, keep_fp32=keep_fp32)
+        shutil.copyfile(int8, cached)
+    else:
+        shutil.copyfile(cached, int8)
 
 
 def training_data_from_columns(texts: Sequence[str], labels: Sequence[str]) -> ReasonTrainingData:
