@@ -1,0 +1,1 @@
+"""Background workers that run beside the API: the webhook delivery worker."""
