@@ -114,13 +114,28 @@ def settings(tmp_path: Path, model_dir: Path):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def client(settings, backend, loaded_models) -> Iterator:  # type: ignore[no-untyped-def]
+def make_api_key():  # type: ignore[no-untyped-def]
+    """``make_api_key(engine, role="admin", tenant="default")`` → a new key's ``Authorization`` header."""
+    from returns_triage.serving.service.api_keys import ApiKeyService
+    from returns_triage.serving.storage.api_keys import SqlApiKeyStore
+
+    def make(engine, role: str = "admin", tenant: str = "default") -> dict[str, str]:  # type: ignore[no-untyped-def]
+        token, _ = ApiKeyService(SqlApiKeyStore(engine)).create(role, tenant)
+        return {"Authorization": f"Bearer {token}"}
+
+    return make
+
+
+@pytest.fixture
+def client(settings, backend, loaded_models, make_api_key) -> Iterator:  # type: ignore[no-untyped-def]
+    """The real app as an admin of tenant "default"; pass other ``headers=`` per request to act as another key."""
     from litestar.testing import TestClient
 
     from returns_triage.serving.api import create_app
 
     app = create_app(settings, models=loaded_models, engine=backend)
     with TestClient(app) as c:
+        c.headers.update(make_api_key(backend))
         yield c
 
 

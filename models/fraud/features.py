@@ -21,6 +21,8 @@ __all__ = ["FEATURE_NAMES", "SEGMENTS", "CHANNELS", "CATEGORIES", "REASON_CODES"
 
 SEGMENTS = ("consumer", "contract", "field_sales_b2b")
 CHANNELS = ("portal", "email", "store", "field_rep", "edi")
+# Other names for the same channel: the reason corpus and the API examples say field_sales for a rep's note.
+CHANNEL_ALIASES = {"field_sales": "field_rep"}
 CATEGORIES = (
     "power_tools", "hand_tools", "electronics", "apparel_workwear", "safety_equipment", "consumables",
     "spare_parts", "garden", "lighting", "e_mobility",
@@ -115,7 +117,7 @@ def request_features(
     x[26] = x[5] / age * 365.0
 
     _one_hot(x, "segment", request.get("segment"), SEGMENTS, None)
-    _one_hot(x, "channel", request.get("channel"), CHANNELS, None)
+    _one_hot(x, "channel", CHANNEL_ALIASES.get(request.get("channel"), request.get("channel")), CHANNELS, None)
     _one_hot(x, "category", line.get("category"), CATEGORIES, "other")
     _one_hot(x, "reason", reason_code, REASON_CODES, "unknown")
     delivery = request.get("delivery") or {}
@@ -145,12 +147,12 @@ def feature_matrix(
 
 
 def _one_hot(x: np.ndarray, prefix: str, value: Any, vocabulary: tuple[str, ...], fallback: str | None) -> None:
+    """Set the value's indicator; a value the model never saw sets none (or ``fallback``'s): a deployment's own
+    channels and segments must not make scoring fail, they only carry no learned signal."""
     if value in vocabulary:
         x[_INDEX[f"{prefix}={value}"]] = 1.0
     elif fallback is not None:
         x[_INDEX[f"{prefix}={fallback}"]] = 1.0
-    else:
-        raise InvalidInput(f"{prefix} must be one of {', '.join(vocabulary)}; got {value!r}", field=prefix)
 
 
 def _section(request: Mapping[str, Any], name: str) -> Mapping[str, Any]:

@@ -8,23 +8,33 @@ from typing import Annotated, Any
 
 from litestar import Litestar, Request, Response, get, post
 from litestar.datastructures import State
-from litestar.openapi import OpenAPIConfig
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig, ResponseSpec
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.params import JSONBody, Parameter
 from sqlalchemy import Engine
 
 from returns_triage.errors import InvalidInput
 from returns_triage.serving.api.audit import audit_router
+from returns_triage.serving.api.console import console_router
 from returns_triage.serving.api.documents import document_handlers
+from returns_triage.serving.api.permissions import document_access, enforce_access, provide_principal, sees_pseudonyms
 from returns_triage.serving.api.problems import exception_handlers
 from returns_triage.serving.api.review import review_router
+from returns_triage.serving.api.webhooks import webhook_router
 from returns_triage.serving.api.schemas import DecisionOut, Health, ScoreRequest
+from returns_triage.serving.domain.access import Principal
 from returns_triage.serving.domain.policy import DocumentPolicy
+from returns_triage.serving.domain.pseudonyms import Pseudonymiser
+from returns_triage.serving.service.api_keys import ApiKeyService
 from returns_triage.serving.service.documents import DocumentService
 from returns_triage.serving.service.models import LoadedModels, load_models
+from returns_triage.serving.service.rate_limit import RateLimiter
 from returns_triage.serving.service.scoring import ScoringService
+from returns_triage.serving.storage.api_keys import SqlApiKeyStore, SqlDocumentOwnership
 from returns_triage.serving.storage.documents import DocumentStore
 from returns_triage.serving.storage.engine import make_engine
+from returns_triage.serving.storage.key_files import load_or_create_secret
 from returns_triage.serving.storage.repository import SqlDecisionStore
 from returns_triage.settings import Settings
 
@@ -32,8 +42,8 @@ __all__ = ["create_app", "AppContext"]
 
 log = logging.getLogger("returns_triage.api")
 
-DEFAULT_TENANT = "default"
 _KEY_MAX = 255
+_KEY_PATTERN = r"^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$"
 
 
 @dataclass(slots=True)
@@ -43,6 +53,9 @@ class AppContext:
     models: LoadedModels
     scoring: ScoringService
     documents: DocumentService
+    api_keys: ApiKeyService
+    rate_limiter: RateLimiter
+    pseudonymiser: Pseudonymiser
 
 
 def _ctx(state: State) -> AppContext:
@@ -66,25 +79,30 @@ def _check_key(key: str | None) -> str:
     summary="Score a return and route it",
     description="Classifies the reason, scores risk, applies the policy and stores the decision. "
     "Requires an Idempotency-Key: a repeat with the same body returns the stored response byte for byte.",
-    response_model=DecisionOut,
+    responses={200: ResponseSpec(data_container=DecisionOut, description="The decision (or the stored one again)")},
     tags=["scoring"],
 )
 def score_return(
     data: JSONBody[ScoreRequest],
     state: State,
-    idempotency_key: Annotated[str | None, Parameter(header="Idempotency-Key", required=False)] = None,
+    principal: Principal,
+    idempotency_key: Annotated[str, Parameter(
+        header="Idempotency-Key", min_length=1, max_length=_KEY_MAX, pattern=_KEY_PATTERN,
+        description="Your id for this scoring attempt: visible ASCII (spaces inside allowed), at most 255")],
 ) -> Response[bytes]:
     key = _check_key(idempotency_key)
-    result = _ctx(state).scoring.score(DEFAULT_TENANT, key, data.to_payload())
+    result = _ctx(state).scoring.score(principal.tenant, key, data.to_payload())
     headers = {"Idempotent-Replayed": "true"} if result.replayed else {}
     return Response(content=result.body, status_code=result.status_code, media_type="application/json",
                     headers=headers)
 
 
 @get("/v1/decisions/{decision_id:str}", sync_to_thread=True, summary="One stored decision", tags=["decisions"],
-     response_model=DecisionOut)
-def get_decision(decision_id: str, state: State) -> dict[str, Any]:
-    return _ctx(state).scoring.get_decision(DEFAULT_TENANT, decision_id)
+     responses={200: ResponseSpec(data_container=DecisionOut, description="The decision as stored")})
+def get_decision(decision_id: str, state: State, principal: Principal) -> dict[str, Any]:
+    ctx = _ctx(state)
+    document = ctx.scoring.get_decision(principal.tenant, decision_id)
+    return ctx.pseudonymiser.apply(document) if sees_pseudonyms(principal) else document  # type: ignore[no-any-return]
 
 
 @get("/healthz", summary="Liveness", tags=["ops"])
@@ -123,8 +141,13 @@ def create_app(
         shadow = DocumentPolicy.from_file(
             None if settings.shadow_policy_file == "default" else settings.shadow_policy_file)
     documents = DocumentService(DocumentStore(settings.documents_dir), models.documents,
-                                max_bytes=settings.max_document_bytes)
+                                max_bytes=settings.max_document_bytes, owners=SqlDocumentOwnership(engine))
+    pseudonym_key = (bytes.fromhex(settings.pseudonym_key) if settings.pseudonym_key
+                     else load_or_create_secret(settings.home / "keys" / "pseudonym.key"))
     ctx = AppContext(settings=settings, engine=engine, models=models, documents=documents,
+                     api_keys=ApiKeyService(SqlApiKeyStore(engine)),
+                     rate_limiter=RateLimiter(settings.role_rate_limits()),
+                     pseudonymiser=Pseudonymiser(pseudonym_key),
                      scoring=ScoringService(SqlDecisionStore(engine), models, policy, documents=documents,
                                             shadow_policy=shadow))
 
@@ -132,9 +155,12 @@ def create_app(
         models.close()
         engine.dispose()
 
-    return Litestar(
+    app = Litestar(
+        guards=[enforce_access],
+        dependencies={"principal": Provide(provide_principal, sync_to_thread=False)},
         route_handlers=[score_return, get_decision, healthz, readyz, *document_handlers(settings.max_document_bytes),
-                        review_router(), audit_router()],
+                        review_router(), audit_router(), webhook_router(),
+                        console_router()],
         state=State({"ctx": ctx}),
         exception_handlers=exception_handlers,
         request_max_body_size=settings.max_body_bytes,
@@ -150,3 +176,5 @@ def create_app(
         ),
         debug=False,
     )
+    document_access(app)
+    return app

@@ -14,10 +14,12 @@ from returns_triage.errors import (
     BundleIntegrityError,
     Conflict,
     DocumentRejected,
+    Forbidden,
     IdempotencyConflict,
     InvalidInput,
     ModelUnavailable,
     NotFound,
+    RuleViolation,
     TriageError,
 )
 
@@ -29,9 +31,11 @@ MEDIA_TYPE = "application/problem+json"
 
 _STATUS: list[tuple[type[TriageError], int, str]] = [
     (IdempotencyConflict, 422, "Idempotency key reused with a different body"),
+    (RuleViolation, 422, "Request breaks a rule"),
     (InvalidInput, 400, "Invalid request"),
     (DocumentRejected, 422, "Document rejected"),
     (NotFound, 404, "Not found"),
+    (Forbidden, 403, "Forbidden"),
     (Conflict, 409, "Conflict"),
     (ModelUnavailable, 503, "Model unavailable"),
     (BundleIntegrityError, 503, "Model unavailable"),
@@ -61,6 +65,7 @@ def _triage_error(_: Request[Any, Any, Any], exc: TriageError) -> Response[bytes
 
 
 _MISSING = re.compile(r"missing required field `([^`]+)`")
+_MISSING_PARAMETER = re.compile(r"[Mm]issing required \w+ parameter '([^']+)'")
 _AT = re.compile(r" - at `\$\.?([^`]*)`")
 
 
@@ -86,6 +91,9 @@ def _validation_error(_: Request[Any, Any, Any], exc: ValidationException) -> Re
                 name = str(item.get("key"))
             errors.append({"field": name, "message": message})
     detail = exc.detail or "the request is invalid"
+    missing = _MISSING_PARAMETER.search(detail)
+    if not errors and missing:
+        errors.append({"field": missing.group(1), "message": "this parameter is required"})
     if errors:
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
     return problem_response(400, "Invalid request", detail, code="validation_error", errors=errors or None)

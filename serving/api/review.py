@@ -1,7 +1,8 @@
 """HTTP edge of human review and outcomes: ``/v1/review/*``, ``/v1/outcomes``, ``/v1/cases/{id}/outcomes``.
 
-The reviewer's identity is a request field until authentication arrives with the security issue; it will
-then come from the credential and ``override`` from the supervisor role.
+Every call acts for the tenant of the caller's API key. ``override`` (acting without the item's fencing token)
+needs the supervisor or admin role; the reviewer's name is still a request field (one key may serve a console
+used by several reviewers) and the history records it.
 """
 
 from __future__ import annotations
@@ -12,17 +13,19 @@ from typing import Annotated, Any, Literal
 import msgspec
 from litestar import Response, Router, get, post
 from litestar.datastructures import State
+from litestar.openapi import ResponseSpec
 from litestar.params import JSONBody, Parameter
 from msgspec import Meta, Struct
 
+from returns_triage.errors import Forbidden
+from returns_triage.serving.api.permissions import OVERRIDE_ROLES, sees_pseudonyms
 from returns_triage.serving.domain import review as rules
+from returns_triage.serving.domain.access import Principal
 from returns_triage.serving.service.review import OutcomeService, ReviewService
 from returns_triage.serving.storage.review_queue import QueueItem, SqlOutcomeStore, SqlReviewQueue
 
 __all__ = ["review_router"]
 
-# Until API keys carry a tenant, every request acts for the default one (as the scoring endpoint does).
-_TENANT = "default"
 
 Name = Annotated[str, Meta(min_length=1, max_length=128)]
 QueueName = Annotated[str, Meta(min_length=1, max_length=64)]
@@ -175,6 +178,11 @@ def _claim_out(item: QueueItem, now: datetime) -> ClaimOut:
     return ClaimOut(item=_item_out(item, now), token=item.fencing_token, lease_expires_at=item.lease_expires_at)
 
 
+def _may_override(principal: Principal, override: bool) -> None:
+    if override and principal.role not in OVERRIDE_ROLES:
+        raise Forbidden(f"override needs the supervisor role; this key is {principal.role}", code="override_forbidden")
+
+
 def _outcome_out(stored: dict[str, Any]) -> OutcomeOut:
     fields = {k: v for k, v in stored.items() if k in OutcomeOut.__struct_fields__}
     return OutcomeOut(**fields)
@@ -183,37 +191,40 @@ def _outcome_out(stored: dict[str, Any]) -> OutcomeOut:
 @get("/review/items", sync_to_thread=True, summary="Review items in claim order", tags=["review"])
 def list_items(
     state: State,
+    principal: Principal,
     queue: str | None = None,
-    status: str | None = None,
+    status: Literal["pending", "claimed", "done", "awaiting_info"] | None = None,
     breached: bool | None = None,
     claimed_by: str | None = None,
     limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
 ) -> ItemList:
     service = _reviews(state)
-    items = service.list_items(_TENANT, queue=queue, status=status, breached=breached, claimed_by=claimed_by,
-                               limit=limit)
+    items = service.list_items(principal.tenant, queue=queue, status=status, breached=breached,
+                               claimed_by=claimed_by, limit=limit)
     now = service.clock()
     return ItemList(items=[_item_out(i, now) for i in items])
 
 
 @get("/review/items/{item_id:str}", sync_to_thread=True, summary="One review item", tags=["review"])
-def get_item(item_id: str, state: State) -> ItemOut:
+def get_item(item_id: str, state: State, principal: Principal) -> ItemOut:
     service = _reviews(state)
-    return _item_out(service.get_item(_TENANT, item_id), service.clock())
+    return _item_out(service.get_item(principal.tenant, item_id), service.clock())
 
 
 @get("/review/items/{item_id:str}/history", sync_to_thread=True, tags=["review"],
      summary="Every claim, release, escalation, reassignment, override and decision of an item")
-def item_history(item_id: str, state: State) -> dict[str, Any]:
-    return {"item_id": item_id, "events": _reviews(state).history(_TENANT, item_id)}
+def item_history(item_id: str, state: State, principal: Principal) -> dict[str, Any]:
+    return {"item_id": item_id, "events": _reviews(state).history(principal.tenant, item_id)}
 
 
 @post("/review/claim", sync_to_thread=True, status_code=200, tags=["review"],
+      responses={204: ResponseSpec(data_container=None, description="Nothing claimable in that queue")},
       summary="Claim the most urgent claimable item of a queue",
       description="Returns the item, its fencing token and the lease expiry; 204 when nothing is claimable.")
-def claim(data: JSONBody[ClaimIn], state: State) -> Response[Any]:
+def claim(data: JSONBody[ClaimIn], state: State, principal: Principal) -> Response[Any]:
     service = _reviews(state)
-    item = service.claim(_TENANT, data.queue, data.reviewer, lease_seconds=data.lease_seconds, skills=data.skills)
+    item = service.claim(principal.tenant, data.queue, data.reviewer, lease_seconds=data.lease_seconds,
+                         skills=data.skills)
     if item is None:
         return Response(content=b"", status_code=204)
     return Response(content=_claim_out(item, service.clock()), status_code=200)
@@ -221,46 +232,51 @@ def claim(data: JSONBody[ClaimIn], state: State) -> Response[Any]:
 
 @post("/review/items/{item_id:str}/decision", sync_to_thread=True, status_code=200, tags=["review"],
       summary="Decide a claimed item (409 with a stale token)")
-def decide(item_id: str, data: JSONBody[DecisionIn], state: State) -> DecisionOut:
+def decide(item_id: str, data: JSONBody[DecisionIn], state: State, principal: Principal) -> DecisionOut:
+    _may_override(principal, data.override)
     service = _reviews(state)
     verdict = rules.ReviewVerdict(action=data.action, reviewer=data.reviewer,
                                   corrected_reason_code=data.corrected_reason_code,
                                   fraud_confirmed=data.fraud_confirmed, note=data.note)
-    item, stored = service.decide(_TENANT, item_id, verdict, token=data.token, override=data.override)
+    item, stored = service.decide(principal.tenant, item_id, verdict, token=data.token, override=data.override)
     return DecisionOut(item=_item_out(item, service.clock()), review_decision=stored)
 
 
 @post("/review/items/{item_id:str}/renew", sync_to_thread=True, status_code=200, tags=["review"],
       summary="Extend the holder's lease")
-def renew(item_id: str, data: JSONBody[RenewIn], state: State) -> ClaimOut:
+def renew(item_id: str, data: JSONBody[RenewIn], state: State, principal: Principal) -> ClaimOut:
     service = _reviews(state)
-    item = service.renew(_TENANT, item_id, data.reviewer, data.token, lease_seconds=data.lease_seconds)
+    item = service.renew(principal.tenant, item_id, data.reviewer, data.token, lease_seconds=data.lease_seconds)
     return _claim_out(item, service.clock())
 
 
 @post("/review/items/{item_id:str}/release", sync_to_thread=True, status_code=200, tags=["review"],
       summary="Give a claimed item back to its queue")
-def release(item_id: str, data: JSONBody[ReleaseIn], state: State) -> ItemOut:
+def release(item_id: str, data: JSONBody[ReleaseIn], state: State, principal: Principal) -> ItemOut:
+    _may_override(principal, data.override)
     service = _reviews(state)
-    item = service.release(_TENANT, item_id, data.reviewer, token=data.token, override=data.override,
+    item = service.release(principal.tenant, item_id, data.reviewer, token=data.token, override=data.override,
                            note=data.note)
     return _item_out(item, service.clock())
 
 
 @post("/review/items/{item_id:str}/escalate", sync_to_thread=True, status_code=200, tags=["review"],
       summary="Move an item to the supervisors' queue (or another), raised in priority")
-def escalate(item_id: str, data: JSONBody[EscalateIn], state: State) -> ItemOut:
+def escalate(item_id: str, data: JSONBody[EscalateIn], state: State, principal: Principal) -> ItemOut:
+    _may_override(principal, data.override)
     service = _reviews(state)
-    item = service.escalate(_TENANT, item_id, data.reviewer, token=data.token, to_queue=data.to_queue,
+    item = service.escalate(principal.tenant, item_id, data.reviewer, token=data.token, to_queue=data.to_queue,
                             override=data.override, note=data.note)
     return _item_out(item, service.clock())
 
 
 @post("/review/items/{item_id:str}/reassign", sync_to_thread=True, status_code=200, tags=["review"],
       summary="Hand an item to another reviewer (it gets a new token) or move it to another queue")
-def reassign(item_id: str, data: JSONBody[ReassignIn], state: State) -> Response[Any]:
+def reassign(item_id: str, data: JSONBody[ReassignIn], state: State, principal: Principal) -> Response[Any]:
+    _may_override(principal, data.override)
     service = _reviews(state)
-    item = service.reassign(_TENANT, item_id, data.reviewer, token=data.token, to_reviewer=data.to_reviewer,
+    item = service.reassign(principal.tenant, item_id, data.reviewer, token=data.token,
+                            to_reviewer=data.to_reviewer,
                             to_queue=data.to_queue, lease_seconds=data.lease_seconds, override=data.override,
                             note=data.note)
     now = service.clock()
@@ -271,22 +287,23 @@ def reassign(item_id: str, data: JSONBody[ReassignIn], state: State) -> Response
       summary="Record an outcome of a case (idempotent by outcome_id)",
       description="Same outcome_id and body: the same response again (Idempotent-Replayed: true). "
       "Same outcome_id, different body: 422. Unknown case: 404.")
-def record_outcome(data: JSONBody[OutcomeIn], state: State) -> Response[OutcomeOut]:
+def record_outcome(data: JSONBody[OutcomeIn], state: State, principal: Principal) -> Response[OutcomeOut]:
     outcome = rules.Outcome(
         outcome_id=data.outcome_id, case_id=data.case_id, kind=data.kind, occurred_at=data.occurred_at,
         condition_grade=data.condition_grade, confirmed_reason_code=data.confirmed_reason_code,
         disposition=data.disposition, fraud_confirmed=data.fraud_confirmed, amount=data.amount,
         currency=data.currency, note=data.note,
     )
-    stored, replayed = _outcomes(state).record(_TENANT, outcome, msgspec.to_builtins(data))
+    stored, replayed = _outcomes(state).record(principal.tenant, outcome, msgspec.to_builtins(data))
     return Response(_outcome_out(stored), status_code=201,
                     headers={"Idempotent-Replayed": "true"} if replayed else {})
 
 
 @get("/cases/{case_id:str}/outcomes", sync_to_thread=True, tags=["outcomes"],
      summary="A case's decisions, review decisions and outcomes (each outcome says whether it is current)")
-def case_outcomes(case_id: str, state: State) -> dict[str, Any]:
-    return _outcomes(state).for_case(_TENANT, case_id)
+def case_outcomes(case_id: str, state: State, principal: Principal) -> dict[str, Any]:
+    result = _outcomes(state).for_case(principal.tenant, case_id)
+    return state.ctx.pseudonymiser.apply(result) if sees_pseudonyms(principal) else result  # type: ignore[no-any-return]
 
 
 def review_router() -> Router:

@@ -2,25 +2,40 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
-from returns_triage.errors import InvalidInput, ModelUnavailable, NotFound
+from returns_triage.errors import InvalidInput, ModelUnavailable, NotFound, RuleViolation
 from returns_triage.serving.service.models import DocumentExtractorLike
 from returns_triage.serving.storage.documents import DocumentStore, is_document_id
 
-__all__ = ["DocumentService"]
+__all__ = ["DocumentService", "DocumentOwnership"]
+
+
+class DocumentOwnership(Protocol):
+    """Which tenants uploaded a document (the bytes are stored once, whoever sends them)."""
+
+    def claim(self, tenant: str, document_id: str) -> None: ...
+
+    def owns(self, tenant: str, document_id: str) -> bool: ...
 
 
 class DocumentService:
-    def __init__(self, store: DocumentStore, extractor: DocumentExtractorLike | None, *, max_bytes: int) -> None:
+    """With ``owners``, a tenant sees only documents it uploaded itself: another tenant's id is unknown to it."""
+
+    def __init__(self, store: DocumentStore, extractor: DocumentExtractorLike | None, *, max_bytes: int,
+                 owners: DocumentOwnership | None = None) -> None:
         self.store = store
         self.extractor = extractor
         self.max_bytes = max_bytes
+        self.owners = owners
 
-    def upload(self, data: bytes, filename: str) -> dict[str, Any]:
+    def _visible(self, tenant: str | None, document_id: str) -> bool:
+        return self.owners is None or tenant is None or self.owners.owns(tenant, document_id)
+
+    def upload(self, data: bytes, filename: str, *, tenant: str | None = None) -> dict[str, Any]:
         """Store the bytes and extract them once; a file that cannot be read is stored with its typed error."""
         if not data:
-            raise InvalidInput("the uploaded file is empty", field="file", code="empty_file")
+            raise RuleViolation("the uploaded file is empty", field="file", code="empty_file")
         if len(data) > self.max_bytes:
             raise InvalidInput(f"the file has {len(data)} bytes; the limit is {self.max_bytes}", field="file",
                                code="too_large")
@@ -33,21 +48,25 @@ class DocumentService:
             record = {"document_id": document_id, "filename": filename, "bytes": len(data),
                       "extractor_version": self.extractor.version, "extraction": extraction}
             self.store.save_extraction(document_id, record)
+        if self.owners is not None and tenant is not None:
+            self.owners.claim(tenant, document_id)
         return record
 
-    def get(self, document_id: str) -> dict[str, Any]:
-        record = self.store.extraction(document_id) if is_document_id(document_id) else None
+    def get(self, document_id: str, *, tenant: str | None = None) -> dict[str, Any]:
+        visible = is_document_id(document_id) and self._visible(tenant, document_id)
+        record = self.store.extraction(document_id) if visible else None
         if record is None:
             raise NotFound(f"document {document_id} not found")
         return record
 
-    def extractions_for(self, document_ids: list[str]) -> list[dict[str, Any]]:
-        """The stored extraction of each id, in order; an id never uploaded is the caller's mistake (400)."""
+    def extractions_for(self, document_ids: list[str], *, tenant: str | None = None) -> list[dict[str, Any]]:
+        """The stored extraction of each id, in order; an id never uploaded (by this tenant) is the caller's
+        mistake (400)."""
         out = []
         for i, document_id in enumerate(document_ids):
-            record = self.store.extraction(document_id)
+            record = self.store.extraction(document_id) if self._visible(tenant, document_id) else None
             if record is None:
-                raise InvalidInput(f"document {document_id} was never uploaded (POST /v1/documents first)",
+                raise RuleViolation(f"document {document_id} was never uploaded (POST /v1/documents first)",
                                    field=f"document_ids[{i}]", code="unknown_document")
             out.append(record["extraction"])
         return out

@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from returns_triage.errors import InvalidInput
+from returns_triage.errors import InvalidInput, RuleViolation
 from returns_triage.serving.domain import review as rules
 from returns_triage.serving.domain.model import sha256_of
 from returns_triage.serving.storage.review_queue import QueueItem, SqlOutcomeStore, SqlReviewQueue
@@ -61,7 +61,7 @@ class ReviewService:
         if verdict.action not in rules.ACTIONS:
             raise InvalidInput(f"action must be one of {', '.join(rules.ACTIONS)}", field="action")
         if not override and token is None:
-            raise InvalidInput("token is required (the fencing token from the claim)", field="token")
+            raise RuleViolation("token is required (the fencing token from the claim)", field="token")
         return self.queue.decide(tenant, item_id, verdict, token=token, now=self.clock(), override=override)
 
     def release(self, tenant: str, item_id: str, actor: str, *, token: int | None, override: bool = False,
@@ -81,7 +81,7 @@ class ReviewService:
                  note: str | None = None) -> QueueItem:
         self._need_token(token, override)
         if to_reviewer is None and to_queue is None:
-            raise InvalidInput("reassign needs to_reviewer, to_queue or both", field="to_reviewer")
+            raise RuleViolation("reassign needs to_reviewer, to_queue or both", field="to_reviewer")
         return self.queue.reassign(tenant, item_id, actor, token=token, now=self.clock(), to_reviewer=to_reviewer,
                                    to_queue=to_queue, lease=rules.clamp_lease(lease_seconds), override=override,
                                    note=note)
@@ -89,7 +89,7 @@ class ReviewService:
     @staticmethod
     def _need_token(token: int | None, override: bool) -> None:
         if not override and token is None:
-            raise InvalidInput("token is required (the fencing token from the claim), or override as a supervisor",
+            raise RuleViolation("token is required (the fencing token from the claim), or override as a supervisor",
                                field="token")
 
 
@@ -108,10 +108,10 @@ class OutcomeService:
             raise InvalidInput(f"kind must be one of {', '.join(rules.EXTERNAL_OUTCOME_KINDS)}", field="kind")
         problems = rules.outcome_problems(outcome)
         if problems:
-            raise InvalidInput("; ".join(f"{f}: {m}" for f, m in problems), field=problems[0][0],
+            raise RuleViolation("; ".join(f"{f}: {m}" for f, m in problems), field=problems[0][0],
                                code="invalid_outcome")
         if outcome.occurred_at > now + _FUTURE_TOLERANCE:
-            raise InvalidInput("occurred_at is in the future", field="occurred_at", code="invalid_outcome")
+            raise RuleViolation("occurred_at is in the future", field="occurred_at", code="invalid_outcome")
         return self.store.record(tenant, outcome, request_sha256=sha256_of(request), now=now)
 
     def for_case(self, tenant: str, case_id: str) -> dict[str, Any]:

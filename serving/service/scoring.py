@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from returns_triage.errors import IdempotencyConflict, InvalidInput, NotFound
+from returns_triage.errors import IdempotencyConflict, InvalidInput, NotFound, RuleViolation
 from returns_triage.models.documents.matching import match_documents
 from returns_triage.serving.domain.model import (
     Decision,
@@ -108,14 +108,30 @@ class ScoringService:
             out_of_scope_score=round(pred.out_of_scope_score, 6), abstain=pred.abstain,
             model_version=reason_model.version,
         )
-        documents = self._documents(request)
+        documents = self._documents(tenant, request)
+        now = self.clock()
         risk = None
         if self.models.fraud is not None:
             findings = list(documents.findings) if documents is not None else None
-            raw = self.models.fraud.score(request, reason_code=reason.code, findings=findings)
+            order = request.get("order") or {}
+            for name in ("order_date", "delivered_at"):
+                # Optional in the schema, but the risk model needs them; scoring without risk would let a caller
+                # skip the fraud check by leaving them out.
+                if not order.get(name):
+                    raise RuleViolation(f"order.{name} is needed to score the risk of this return",
+                                        field=f"order.{name}", code="needed_for_risk")
+            # A request that does not say when the return was requested was requested when it is scored.
+            seen = request if request.get("requested_at") else {**request, "requested_at": now.isoformat()}
+            try:
+                raw = self.models.fraud.score(seen, reason_code=reason.code, findings=findings)
+            except RuleViolation:
+                raise
+            except InvalidInput as exc:
+                # The request has the right shape (the schema passed it) but a value this deployment's risk model
+                # does not know, e.g. a segment it was not trained on.
+                raise RuleViolation(exc.message, field=exc.field, code=exc.code) from exc
             risk = RiskAssessment(score=round(float(raw["score"]), 6), band=raw["band"],
                                   factors=tuple(raw["factors"]), model_version=raw["model_version"])
-        now = self.clock()
         route = self.policy.route(case, reason, risk, now, documents=documents)
         fields = dict(decision_id=self.new_id(), case=case, created_at=now, reason=reason, route=route,
                       policy_version=self.policy.version, model_versions=self.models.versions(), risk=risk,
@@ -128,14 +144,14 @@ class ScoringService:
                   "priority": would.priority, "explanation": would.explanation}
         return ShadowedDecision(**fields, shadow=shadow)  # type: ignore[arg-type]
 
-    def _documents(self, request: dict[str, Any]) -> DocumentAssessment | None:
+    def _documents(self, tenant: str, request: dict[str, Any]) -> DocumentAssessment | None:
         ids = list(request.get("document_ids") or [])
         if not ids:
             return None
         if self.documents is None:
             raise InvalidInput("this deployment does not accept documents", field="document_ids",
                                code="documents_unavailable")
-        extractions = self.documents.extractions_for(ids)
+        extractions = self.documents.extractions_for(ids, tenant=tenant)
         findings = match_documents(request, extractions)
         readable = [e for e in extractions if not e.get("error")]
         confidence = min((float(e.get("document_confidence") or 0.0) for e in readable), default=None)

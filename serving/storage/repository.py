@@ -13,8 +13,10 @@ from sqlalchemy.exc import IntegrityError
 
 from returns_triage.serving.domain.audit import decision_entry_payload
 from returns_triage.serving.domain.model import Decision, ReviewItem
+from returns_triage.serving.domain.webhooks import DECISION_CREATED
 from returns_triage.serving.storage.audit_log import append_entry
 from returns_triage.serving.storage.tables import cases, decisions, idempotency_keys, review_items
+from returns_triage.serving.storage.webhooks import enqueue_event
 
 __all__ = ["StoredResponse", "DuplicateIdempotencyKey", "DecisionStore", "SqlDecisionStore"]
 
@@ -135,6 +137,7 @@ class SqlDecisionStore:
                 # before it queues for the chain's writer lock, and that lock is held only until commit.
                 append_entry(conn, tenant=case.tenant, kind="decision", subject_id=decision.decision_id,
                              actor="service:scoring", payload=decision_entry_payload(decision))
+                enqueue_event(conn, tenant=case.tenant, event=DECISION_CREATED, data=decision.to_document(), now=now)
         except IntegrityError as exc:
             if self.stored_response(case.tenant, idempotency_key) is not None:
                 raise DuplicateIdempotencyKey(idempotency_key) from exc

@@ -22,7 +22,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from returns_triage.errors import Conflict, IdempotencyConflict, NotFound
 from returns_triage.serving.domain import review as rules
 from returns_triage.serving.domain.model import sha256_of
+from returns_triage.serving.domain.webhooks import OUTCOME_RECORDED
 from returns_triage.serving.storage.tables import cases, decisions, outcomes, review_decisions, review_events, review_items
+from returns_triage.serving.storage.webhooks import enqueue_event, enqueue_review_decided
 
 __all__ = ["QueueItem", "SqlReviewQueue", "SqlOutcomeStore"]
 
@@ -291,6 +293,8 @@ class SqlReviewQueue:
                 ))
             self._event(conn, tenant, item_id, "decided", verdict.reviewer, row.status, new_status, token, now,
                         override=override, details={"action": verdict.action, "review_decision_id": review_decision_id})
+            enqueue_review_decided(conn, tenant=tenant, case_ref=row.case_ref, item_status=new_status,
+                                   review_decision=stored, now=now)
             return self._read(conn, tenant, item_id), stored
 
     def release(self, tenant: str, item_id: str, actor: str, *, token: int | None, now: datetime,
@@ -452,10 +456,12 @@ class SqlOutcomeStore:
                         out_of_order=out_of_order, request_sha256=request_sha256,
                         **{f: getattr(outcome, f) for f in _OUTCOME_FIELDS},
                     ).on_conflict_do_nothing(index_elements=["tenant", "outcome_id"])
-                )
+                    .returning(outcomes.c.outcome_id)  # rowcount is -1 here on psycopg 3: ask for the row
+                ).first()
                 stored = self._stored(conn, tenant, outcome.outcome_id)
                 assert stored is not None
-                if inserted.rowcount == 1:
+                if inserted is not None:
+                    enqueue_event(conn, tenant=tenant, event=OUTCOME_RECORDED, data=stored, now=now)
                     return stored, False
         if stored["request_sha256"] != request_sha256:
             raise IdempotencyConflict(f"outcome {outcome.outcome_id} was already recorded with a different body; "

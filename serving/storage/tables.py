@@ -22,7 +22,9 @@ from sqlalchemy import (
 )
 
 __all__ = ["metadata", "cases", "decisions", "review_items", "idempotency_keys", "review_decisions", "review_events",
-           "outcomes", "audit_entries", "audit_checkpoints"]
+           "outcomes", "audit_entries", "audit_checkpoints", "api_keys", "tenant_documents",
+           "webhook_subscriptions", "webhook_events",
+           "webhook_deliveries"]
 
 metadata = MetaData(
     naming_convention={
@@ -191,4 +193,72 @@ audit_checkpoints = Table(
     Column("created_at", String(40), nullable=False),
     Column("key_id", String(64), nullable=False),
     Column("signature", String(128), nullable=False),
+)
+
+# 0004: API keys (only the secret's sha256 is stored; the prefix is public) and which tenant uploaded which
+# document (the files are content-addressed and shared; a tenant sees only the ids it uploaded).
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("prefix", String(16), primary_key=True),
+    Column("tenant", String(64), nullable=False),
+    Column("role", String(32), nullable=False),
+    Column("secret_sha256", String(64), nullable=False),
+    Column("label", String(128), nullable=False, server_default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+    Index("ix_api_keys_tenant", "tenant"),
+)
+
+tenant_documents = Table(
+    "tenant_documents",
+    metadata,
+    Column("tenant", String(64), primary_key=True),
+    Column("document_id", String(64), primary_key=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# 0005: webhooks. An event row is the transactional outbox: written in the transaction that made the fact, its
+# body fixed then (every attempt sends the same bytes); the worker fans it out into one delivery per subscription.
+webhook_subscriptions = Table(
+    "webhook_subscriptions",
+    metadata,
+    Column("subscription_id", String(36), primary_key=True),
+    Column("tenant", String(64), nullable=False),
+    Column("event", String(32), nullable=False),
+    Column("url", String(2000), nullable=False),
+    Column("secret", String(128), nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_webhook_subscriptions_tenant_event", "tenant", "event"),
+)
+
+webhook_events = Table(
+    "webhook_events",
+    metadata,
+    Column("event_id", String(36), primary_key=True),
+    Column("tenant", String(64), nullable=False),
+    Column("event", String(32), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("fanned_out_at", DateTime(timezone=True), nullable=True),
+    Index("ix_webhook_events_fanned_out_at", "fanned_out_at"),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("delivery_id", String(36), primary_key=True),
+    Column("tenant", String(64), nullable=False),
+    Column("event_id", String(36), ForeignKey("webhook_events.event_id"), nullable=False),
+    Column("subscription_id", String(36), ForeignKey("webhook_subscriptions.subscription_id"), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("last_status_code", Integer, nullable=True),
+    Column("last_error", String(500), nullable=True),
+    Column("delivered_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("event_id", "subscription_id", name="uq_webhook_deliveries_event_id"),
+    Index("ix_webhook_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
 )

@@ -294,6 +294,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target-accuracy", type=float, default=0.95,
                    help="accuracy the non-abstained predictions must reach on calibration data")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--mlflow", action=argparse.BooleanOptionalAction, default=False,
+                   help="record the run in MLflow (TRIAGE_MLFLOW_URI) and register the bundle")
+    p.add_argument("--no-finetune", action="store_true", help="keep the MiniLM encoder frozen (faster)")
+    p.add_argument("--finetune-minutes", type=float, help="wall-time budget of encoder fine-tuning")
+    p.add_argument("--no-quantize", action="store_true", help="always serve the fp32 encoder")
 
     p = add("predict", cmd_reason_predict, "predict a CSV with a bundle: text,label,confidence,abstain", reason)
     p.add_argument("--model", required=True)

@@ -48,6 +48,7 @@ def _examples() -> list[dict]:
 
 
 def run_demo(settings: Settings, *, host: str = "127.0.0.1", port: int = 0, keep_serving: bool = False) -> int:
+    from returns_triage.serving.service.api_keys import create_api_key
     from returns_triage.serving.storage import make_engine, upgrade
     from returns_triage.training.defaults import train_default_bundles
 
@@ -57,6 +58,8 @@ def run_demo(settings: Settings, *, host: str = "127.0.0.1", port: int = 0, keep
     trained = train_default_bundles(settings)
     if trained:
         print(f"trained default bundles: {', '.join(trained)}")
+    # The demo is a workflow engine: it gets a key of its own, made the way `triage keys create` makes one.
+    api_key, key_record = create_api_key(settings, role="workflow_engine", label="triage demo")
 
     port = port or _free_port(host)
     base = f"http://{host}:{port}"
@@ -68,7 +71,7 @@ def run_demo(settings: Settings, *, host: str = "127.0.0.1", port: int = 0, keep
         seconds = _wait_ready(base, proc)
         print(f"\nAPI ready at {base} after {seconds:.1f}s\n")
         run_id = uuid.uuid4().hex[:8]
-        with httpx.Client(base_url=base, timeout=60) as client:
+        with httpx.Client(base_url=base, timeout=60, headers={"Authorization": f"Bearer {api_key}"}) as client:
             attachments = _upload_documents(client)
             for body in _examples():
                 order_id = body["order"]["order_id"]
@@ -80,7 +83,9 @@ def run_demo(settings: Settings, *, host: str = "127.0.0.1", port: int = 0, keep
                 _print_decision(body, resp.json())
         print("API docs:     " + f"{base}/schema  (Swagger UI: {base}/schema/swagger)")
         print("OpenAPI JSON: " + f"{base}/schema/openapi.json")
-        print("One decision: " + f"{base}/v1/decisions/<decision_id>")
+        print("One decision: " + f"{base}/v1/decisions/<decision_id>  (with Authorization: Bearer <key>)")
+        print(f"API key:      the demo used key {key_record.prefix} (workflow_engine); make your own with "
+              ".venv/bin/triage keys create --role workflow_engine")
         if keep_serving:
             print("\nserving until Ctrl-C")
             proc.wait()

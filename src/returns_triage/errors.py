@@ -5,7 +5,9 @@ from __future__ import annotations
 __all__ = [
     "TriageError",
     "InvalidInput",
+    "RuleViolation",
     "NotFound",
+    "Forbidden",
     "Conflict",
     "IdempotencyConflict",
     "ModelUnavailable",
@@ -37,8 +39,21 @@ class InvalidInput(TriageError):
         self.field = field
 
 
+class RuleViolation(InvalidInput):
+    """Well-formed input that breaks a rule the schema cannot state (a field needed given another one, an id
+    that refers to nothing): a 422, where input of the wrong shape is a 400."""
+
+    code = "rule_violation"
+
+
 class NotFound(TriageError):
     code = "not_found"
+
+
+class Forbidden(TriageError):
+    """The caller is known, but its role may not do this (e.g. a reviewer overriding a claim)."""
+
+    code = "forbidden"
 
 
 class Conflict(TriageError):

@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from returns_triage.errors import ConfigurationError
 
@@ -32,6 +33,11 @@ class Settings:
     # policy is evaluated on live traffic and stored in each decision, never acted on.
     policy_file: str = "default"
     shadow_policy_file: str = ""
+    # Per-key token buckets by role, "ROLE=PER_SECOND[:BURST],..." over the defaults (0 = unlimited); see
+    # serving/service/rate_limit.py. The pseudonymisation key (HMAC, hex) hides customers from auditors; empty =
+    # a random key generated once under TRIAGE_HOME/keys/ (replicas must then share that file or set this).
+    rate_limits: str = ""
+    pseudonym_key: str = field(default="", repr=False)
 
     def __post_init__(self) -> None:
         # Derived defaults: everything lives under `home` unless configured.
@@ -54,6 +60,22 @@ class Settings:
             raise ConfigurationError("TRIAGE_MAX_BODY_BYTES must be >= 1024")
         if self.max_document_bytes < 1024:
             raise ConfigurationError("TRIAGE_MAX_DOCUMENT_BYTES must be >= 1024")
+        try:
+            self.role_rate_limits()
+        except ValueError as exc:
+            raise ConfigurationError(f"TRIAGE_RATE_LIMITS: {exc}") from exc
+        if self.pseudonym_key:
+            try:
+                if len(bytes.fromhex(self.pseudonym_key)) < 16:
+                    raise ValueError
+            except ValueError:
+                raise ConfigurationError("TRIAGE_PSEUDONYM_KEY must be at least 32 hex digits") from None
+
+    def role_rate_limits(self) -> dict[str, Any]:
+        from returns_triage.serving.domain.access import ROLES
+        from returns_triage.serving.service.rate_limit import parse_rate_limits
+
+        return parse_rate_limits(self.rate_limits, ROLES)
 
     @property
     def reason_bundle_dir(self) -> Path:
@@ -84,6 +106,8 @@ class Settings:
             db_pool_size=int(number("TRIAGE_DB_POOL_SIZE", 5, int)),
             policy_file=env.get("TRIAGE_POLICY_FILE", "") or "default",
             shadow_policy_file=env.get("TRIAGE_SHADOW_POLICY_FILE", ""),
+            rate_limits=env.get("TRIAGE_RATE_LIMITS", ""),
+            pseudonym_key=env.get("TRIAGE_PSEUDONYM_KEY", ""),
         )
 
     def with_(self, **changes: object) -> Settings:

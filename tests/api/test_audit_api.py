@@ -18,7 +18,7 @@ from returns_triage.serving.storage.audit_log import SqlAuditLog
 
 
 @pytest.fixture
-def audit_client(backend, tmp_path: Path) -> Iterator:  # type: ignore[no-untyped-def]
+def audit_client(backend, tmp_path: Path, make_api_key) -> Iterator:  # type: ignore[no-untyped-def]
     from litestar.testing import TestClient
 
     from returns_triage.serving.api import create_app
@@ -28,6 +28,7 @@ def audit_client(backend, tmp_path: Path) -> Iterator:  # type: ignore[no-untype
     # The audit routes need no model: an app without bundles serves them.
     app = create_app(Settings.from_env({"TRIAGE_HOME": str(tmp_path)}), models=LoadedModels(), engine=backend)
     with TestClient(app) as c:
+        c.headers.update(make_api_key(backend))
         yield c
 
 

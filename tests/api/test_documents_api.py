@@ -47,9 +47,9 @@ def test_unreadable_files_are_stored_with_a_typed_error_not_a_5xx(client, data, 
     assert error["code"] in {code, "corrupt", "not_a_pdf"} and error["message"]
 
 
-def test_empty_upload_is_a_400(client) -> None:  # type: ignore[no-untyped-def]
+def test_empty_upload_is_a_422(client) -> None:  # type: ignore[no-untyped-def]
     resp = _upload(client, b"")
-    assert resp.status_code == 400 and resp.json()["code"] == "empty_file"
+    assert resp.status_code == 422 and resp.json()["code"] == "empty_file"
 
 
 def test_a_decision_carries_fields_and_findings_of_its_documents(client, invoice, score_body) -> None:  # type: ignore[no-untyped-def]
@@ -72,8 +72,8 @@ def test_a_decision_carries_fields_and_findings_of_its_documents(client, invoice
     assert any("order_number_mismatch" in r for r in decision["reasons"])
 
 
-def test_an_unknown_document_id_is_a_400_naming_it(client, score_body) -> None:  # type: ignore[no-untyped-def]
+def test_an_unknown_document_id_is_a_422_naming_it(client, score_body) -> None:  # type: ignore[no-untyped-def]
     score_body["document_ids"] = ["0" * 64]
     resp = client.post("/v1/returns/score", json=score_body, headers={"Idempotency-Key": "doc-unknown"})
-    assert resp.status_code == 400
+    assert resp.status_code == 422
     assert resp.json()["errors"][0]["field"] == "document_ids[0]"

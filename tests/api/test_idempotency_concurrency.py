@@ -40,9 +40,11 @@ class LiveServer:
         self.thread.join(timeout=10)
 
 
-def test_concurrent_same_key_requests_make_exactly_one_decision(settings, backend, loaded_models, score_body) -> None:  # type: ignore[no-untyped-def]
+def test_concurrent_same_key_requests_make_exactly_one_decision(settings, backend, loaded_models, score_body,
+                                                                make_api_key) -> None:  # type: ignore[no-untyped-def]
     app = create_app(settings, models=loaded_models, engine=backend)
-    with LiveServer(app) as base, httpx.Client(base_url=base, timeout=60) as http:
+    with LiveServer(app) as base, httpx.Client(base_url=base, timeout=60,
+                                                     headers=make_api_key(backend)) as http:
         for round_ in range(3):
             body = {**score_body, "case_id": f"RMA-CONC-{round_}"}
             start = threading.Barrier(20)

@@ -14,7 +14,7 @@ QUEUE = "returns-review"
 
 
 @pytest.fixture
-def review_client(backend, tmp_path: Path) -> Iterator:  # type: ignore[no-untyped-def]
+def review_client(backend, tmp_path: Path, make_api_key) -> Iterator:  # type: ignore[no-untyped-def]
     """The real app on a real database; no model bundle, since review does not score."""
     from litestar.testing import TestClient
 
@@ -24,6 +24,7 @@ def review_client(backend, tmp_path: Path) -> Iterator:  # type: ignore[no-untyp
 
     settings = Settings.from_env({"TRIAGE_HOME": str(tmp_path), "TRIAGE_MODEL_DIR": str(tmp_path / "models")})
     with TestClient(create_app(settings, models=LoadedModels(), engine=backend)) as client:
+        client.headers.update(make_api_key(backend))
         yield client
 
 
@@ -116,7 +117,7 @@ def test_outcomes_are_idempotent_by_outcome_id(review_client, backend) -> None: 
     assert unknown.status_code == 404
     invalid = review_client.post("/v1/outcomes", json={"outcome_id": "c", "case_id": "RMA-0", "kind": "credit",
                                                        "occurred_at": "2026-11-25T10:00:00Z"})
-    assert invalid.status_code == 400 and invalid.json()["errors"][0]["field"] == "amount"
+    assert invalid.status_code == 422 and invalid.json()["errors"][0]["field"] == "amount"
 
 
 def test_a_late_outcome_is_kept_but_not_current(review_client, backend) -> None:  # type: ignore[no-untyped-def]

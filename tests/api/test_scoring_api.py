@@ -105,13 +105,14 @@ def test_health_readiness_and_openapi(client) -> None:  # type: ignore[no-untype
     assert "/v1/returns/score" in spec["paths"] and "/v1/decisions/{decision_id}" in spec["paths"]
 
 
-def test_readiness_fails_without_a_model(settings, backend) -> None:  # type: ignore[no-untyped-def]
+def test_readiness_fails_without_a_model(settings, backend, make_api_key) -> None:  # type: ignore[no-untyped-def]
     from litestar.testing import TestClient
 
     from returns_triage.serving.api import create_app
     from returns_triage.serving.service.models import LoadedModels
 
     with TestClient(create_app(settings, models=LoadedModels(), engine=backend)) as c:
+        c.headers.update(make_api_key(backend))
         assert c.get("/readyz").status_code == 503
         resp = c.post("/v1/returns/score", json={"x": 1}, headers=KEY)
         assert resp.status_code == 400  # validation comes first

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import resource
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -83,8 +84,29 @@ def test_parser_recovers_after_a_killed_worker(parser: PdfParser) -> None:
         parser.parse(decompression_bomb(2 << 30))
     assert info.value.code == "memory_limit"
     assert parser.parse(simple_text_pdf()).words[0].text == "Invoice"
-    # Reaped workers never held more than the address-space limit (ru_maxrss is in KiB on Linux).
-    assert resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024 <= LIMITS.memory_bytes
+
+
+def test_a_bomb_never_takes_the_worker_past_the_memory_limit() -> None:
+    # In a process of its own: RUSAGE_CHILDREN then covers only the parser's workers, not every other child
+    # this test session started (servers, pip, training).
+    code = (
+        "import resource\n"
+        "from returns_triage.datasets.documents.hostile import decompression_bomb\n"
+        "from returns_triage.errors import DocumentRejected\n"
+        "from returns_triage.models.documents.safe_parse import PdfParser\n"
+        "p = PdfParser()\n"
+        "try:\n"
+        "    p.parse(decompression_bomb(2 << 30))\n"
+        "except DocumentRejected as e:\n"
+        "    print(e.code)\n"
+        "p.close()\n"
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    code_line, peak = out.stdout.split()[-2:]
+    assert code_line == "memory_limit"
+    assert int(peak) <= LIMITS.memory_bytes  # ru_maxrss is in KiB on Linux
 
 
 def test_wall_clock_timeout_kills_the_worker() -> None:

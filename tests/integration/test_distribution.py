@@ -93,6 +93,9 @@ def test_serving_profile_has_no_training_stack_and_scores_a_return(wheel: Path, 
         port = s.getsockname()[1]
     env = {**os.environ, "TRIAGE_HOME": str(tmp_path / "home"), "TRIAGE_MODEL_DIR": str(model_dir)}
     triage = py.parent / "triage"
+    created = subprocess.run([str(triage), "keys", "create", "--role", "workflow_engine"], env=env, cwd=tmp_path,
+                             capture_output=True, text=True, check=True)
+    auth = {"Authorization": f"Bearer {created.stdout.strip().splitlines()[-1]}"}
     proc = subprocess.Popen([str(triage), "serve", "--host", "127.0.0.1", "--port", str(port), "--log-level",
                              "warning"], env=env, cwd=tmp_path)
     try:
@@ -108,8 +111,8 @@ def test_serving_profile_has_no_training_stack_and_scores_a_return(wheel: Path, 
             assert time.monotonic() < deadline, "not ready in 60 s"
             time.sleep(0.2)
         body = json.loads((REPO / "examples" / "score-request.json").read_text())
-        resp = httpx.post(f"{base}/v1/returns/score", json=body, headers={"Idempotency-Key": "serving-profile"},
-                          timeout=30)
+        resp = httpx.post(f"{base}/v1/returns/score", json=body,
+                          headers={**auth, "Idempotency-Key": "serving-profile"}, timeout=30)
         assert resp.status_code == 200, resp.text
         assert resp.json()["reason"]["code"] == "DAMAGED_IN_TRANSIT"
     finally:

@@ -80,7 +80,7 @@ def test_blanking_in_training_matches_absent_inputs_at_serving(world):
 
 @pytest.mark.parametrize(("path", "value"), [
     (("customer", "returns_last_30d"), -1), (("line", "unit_price"), "cheap"), (("requested_at",), "yesterday"),
-    (("segment",), "wholesale"), (("order",), None),
+    (("order",), None),
 ])
 def test_unusable_input_is_rejected_with_the_field_named(path, value):
     r = copy.deepcopy(EXAMPLE)
@@ -91,3 +91,21 @@ def test_unusable_input_is_rejected_with_the_field_named(path, value):
     with pytest.raises(InvalidInput) as err:
         request_features(r)
     assert err.value.field is not None and path[-1] in err.value.field
+
+
+def test_a_segment_or_channel_the_model_never_saw_scores_with_no_indicator_set():
+    seen = request_features(copy.deepcopy(EXAMPLE))
+    r = copy.deepcopy(EXAMPLE)
+    r["segment"], r["channel"] = "wholesale", "warehouse"
+    unseen = request_features(r)
+    names = list(f.FEATURE_NAMES)
+    for prefix in ("segment=", "channel="):
+        cols = [i for i, n in enumerate(names) if n.startswith(prefix)]
+        assert seen[cols].sum() == 1.0 and unseen[cols].sum() == 0.0
+
+
+def test_field_sales_is_the_field_rep_channel():
+    r = copy.deepcopy(EXAMPLE)
+    r["channel"] = "field_sales"
+    x = request_features(r)
+    assert x[list(f.FEATURE_NAMES).index("channel=field_rep")] == 1.0
