@@ -42,8 +42,16 @@ def serving(quick: bool) -> BenchResult:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     with tempfile.TemporaryDirectory() as scratch:
+        from returns_triage.serving.service.api_keys import create_api_key
+        from returns_triage.serving.storage import make_engine, upgrade
+
+        bench_settings = settings.with_(database_url=f"sqlite:///{scratch}/bench.db")
+        engine = make_engine(bench_settings.database_url)
+        upgrade(engine)
+        engine.dispose()
+        api_key, _ = create_api_key(bench_settings, role="workflow_engine", label="bench serving")
         env = {**os.environ, "TRIAGE_MODEL_DIR": str(settings.model_dir),
-               "TRIAGE_DATABASE_URL": f"sqlite:///{scratch}/bench.db"}
+               "TRIAGE_DATABASE_URL": bench_settings.database_url}
         started = time.perf_counter()
         proc = subprocess.Popen([sys.executable, "-m", "returns_triage.cli", "serve", "--host", "127.0.0.1",
                                  "--port", str(port), "--log-level", "warning"], env=env)
@@ -62,7 +70,7 @@ def serving(quick: bool) -> BenchResult:
             rss_ready = _rss_mb(proc.pid)
             body = json.loads(EXAMPLE.read_text())
             latencies = []
-            with httpx.Client(base_url=base, timeout=30) as http:
+            with httpx.Client(base_url=base, timeout=30, headers={"Authorization": f"Bearer {api_key}"}) as http:
                 for i in range(n + 10):
                     t = time.perf_counter()
                     resp = http.post("/v1/returns/score", json=body, headers={"Idempotency-Key": f"bench-{i}"})

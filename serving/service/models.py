@@ -4,6 +4,7 @@ The reason bundle is required (no decision without it); fraud and documents are 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -67,26 +68,24 @@ class LoadedModels:
 
 def load_models(model_dir: Path) -> LoadedModels:
     """Load every bundle found under ``model_dir``; a bundle that fails verification is skipped and reported."""
+    from returns_triage.models.documents import DocumentExtractor
+    from returns_triage.models.fraud import FraudScorer
+
     errors: list[str] = []
-    reason = None
-    try:
-        reason = ReasonModel.load(model_dir / "reason")
-    except BundleIntegrityError as exc:
-        errors.append(f"reason: {exc.message}")
-    fraud = None
-    if (model_dir / "fraud" / "manifest.json").is_file():
-        from returns_triage.models.fraud import FraudScorer
 
+    def load(name: str, loader: Callable[[Path], Any], *, required: bool = False) -> Any:
+        directory = model_dir / name
+        if not required and not (directory / "manifest.json").is_file():
+            return None
         try:
-            fraud = FraudScorer.load(model_dir / "fraud")
+            return loader(directory)
         except BundleIntegrityError as exc:
-            errors.append(f"fraud: {exc.message}")
-    documents = None
-    if (model_dir / "documents" / "manifest.json").is_file():
-        from returns_triage.models.documents import DocumentExtractor
+            errors.append(f"{name}: {exc.message}")
+            return None
 
-        try:
-            documents = DocumentExtractor.load(model_dir / "documents")
-        except BundleIntegrityError as exc:
-            errors.append(f"documents: {exc.message}")
-    return LoadedModels(reason=reason, fraud=fraud, documents=documents, load_errors=tuple(errors))
+    return LoadedModels(
+        reason=load("reason", ReasonModel.load, required=True),
+        fraud=load("fraud", FraudScorer.load),
+        documents=load("documents", DocumentExtractor.load),
+        load_errors=tuple(errors),
+    )
