@@ -200,7 +200,10 @@ class DocumentPolicy:
     @staticmethod
     def _reason_gates(reason: ReasonAssessment, s: dict[str, tuple[Any, str]], holds: list[str]) -> None:
         if reason.abstain:
-            holds.append(f"reason text unclear or out of scope (confidence {reason.confidence:.2f})")
+            # The model abstains on its out-of-scope score, which can be high even when one code dominates
+            # (text unlike anything it was trained on): say both, so the reviewer sees why.
+            holds.append(f"reason model abstained: text unclear or out of scope (out-of-scope score "
+                         f"{reason.out_of_scope_score:.2f}; best code {reason.code} p={reason.confidence:.2f})")
         minimum, src = s["gates.min_reason_confidence"]
         if not reason.abstain and reason.confidence < minimum:
             holds.append(f"reason {reason.code} p={reason.confidence:.2f} below {minimum:.2f}{_where(src)}")
