@@ -97,9 +97,12 @@ def test_a_reviewer_decides_a_routine_case_with_the_keyboard_alone(chromium, liv
     # Sign in: the key field has focus; type the key and press Enter.
     page.goto(f"{base}/console")
     assert page.url.endswith("/console/sign-in")
+    # The field takes focus by itself (autofocus); under load that can land after "load", so wait for it
+    # rather than type into nothing.
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'key'")
     page.keyboard.type(reviewer_key)
     page.keyboard.press("Enter")
-    page.wait_for_url(f"{base}/console/queue")
+    page.wait_for_url(f"{base}/console/queue", timeout=60_000)
     cookie = next(c for c in context.cookies() if c["name"] == "triage_console")
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["path"] == "/console"
     assert page.evaluate("document.cookie") == ""  # page scripts cannot read the credential
@@ -166,6 +169,7 @@ def test_a_key_without_a_review_role_cannot_sign_in(chromium, live) -> None:  # 
     base, engine = live
     page = chromium.new_page()
     page.goto(f"{base}/console/sign-in")
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'key'")
     page.keyboard.type(_key(engine, "workflow_engine"))
     page.keyboard.press("Enter")
     page.wait_for_load_state()
