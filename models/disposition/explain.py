@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from returns_triage.models.disposition.features import FEATURE_NAMES
+from returns_triage.models.occlusion import occlusion_rows as occlude
 
 __all__ = ["Factor", "FACTORS", "occlusion_rows", "select_factors"]
 
@@ -102,18 +103,8 @@ FACTORS: tuple[Factor, ...] = (
 
 
 def occlusion_rows(x: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, list[int]]:
-    """The row itself followed by one row per factor that differs from the reference, with that factor's
-    features set to the reference. Returns the batch and the factor numbers of rows 1..."""
-    rows, used = [x], []
-    for k, factor in enumerate(FACTORS):
-        idx = list(factor.features)
-        if np.array_equal(x[idx], reference[idx]):
-            continue
-        row = x.copy()
-        row[idx] = reference[idx]
-        rows.append(row)
-        used.append(k)
-    return np.vstack(rows), used
+    """The row itself followed by one row per factor that differs from the reference (see models/occlusion.py)."""
+    return occlude(x, reference, [factor.features for factor in FACTORS])
 
 
 def select_factors(inspection: Mapping[str, Any], context: Mapping[str, Any], weights: Sequence[float],

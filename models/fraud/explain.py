@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from returns_triage.models.fraud.features import FEATURE_NAMES
+from returns_triage.models.occlusion import occlusion_rows as occlude
 
 __all__ = ["Factor", "FACTORS", "occlusion_rows", "select_factors"]
 
@@ -182,19 +183,8 @@ FACTORS: tuple[Factor, ...] = (
 
 
 def occlusion_rows(x: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, list[int]]:
-    """The row itself followed by one row per factor that differs from the reference, with that factor's
-    features set to the reference. Returns the batch and the factor numbers of rows 1..."""
-    rows = [x]
-    used = []
-    for k, factor in enumerate(FACTORS):
-        idx = list(factor.features)
-        if np.array_equal(x[idx], reference[idx]):
-            continue
-        row = x.copy()
-        row[idx] = reference[idx]
-        rows.append(row)
-        used.append(k)
-    return np.vstack(rows), used
+    """The row itself followed by one row per factor that differs from the reference (see models/occlusion.py)."""
+    return occlude(x, reference, [factor.features for factor in FACTORS])
 
 
 def select_factors(
