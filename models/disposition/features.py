@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from returns_triage.errors import InvalidInput
+from returns_triage.models.vocabulary import CATEGORIES, REASON_CODES, SEGMENTS
 
 __all__ = [
     "DISPOSITIONS", "GRADES", "SERIAL_CHECKS", "PACKAGING", "PHOTO_FLAGS", "CATEGORIES", "REASON_CODES",
@@ -27,16 +28,6 @@ GRADES = ("A", "B", "C", "D")
 SERIAL_CHECKS = ("match", "mismatch", "unreadable", "not_serialised", "not_checked")
 PACKAGING = ("sealed", "opened_intact", "damaged", "missing")
 PHOTO_FLAGS = ("damage_visible", "wear_visible", "label_mismatch", "leak_or_burn", "blurry")
-CATEGORIES = (
-    "power_tools", "hand_tools", "electronics", "apparel_workwear", "safety_equipment", "consumables",
-    "spare_parts", "garden", "lighting", "e_mobility",
-)
-REASON_CODES = (
-    "DAMAGED_IN_TRANSIT", "DEFECTIVE", "WRONG_ITEM_SHIPPED", "ORDERED_WRONG_ITEM", "NOT_AS_DESCRIBED",
-    "INCOMPATIBLE", "MISSING_PARTS", "QUANTITY_DISCREPANCY", "NO_LONGER_NEEDED", "LATE_DELIVERY",
-    "DUPLICATE_ORDER", "WARRANTY_CLAIM", "EXPIRED_OR_SHORT_DATED", "OTHER",
-)
-SEGMENTS = ("consumer", "contract", "field_sales_b2b")
 UNKNOWN = -1.0
 
 _NUMERIC = (

@@ -15,23 +15,14 @@ from typing import Any
 import numpy as np
 
 from returns_triage.errors import InvalidInput
+from returns_triage.models.vocabulary import CATEGORIES, REASON_CODES, SEGMENTS
 
 __all__ = ["FEATURE_NAMES", "SEGMENTS", "CHANNELS", "CATEGORIES", "REASON_CODES", "FINDING_CODES",
            "request_features", "feature_matrix"]
 
-SEGMENTS = ("consumer", "contract", "field_sales_b2b")
 CHANNELS = ("portal", "email", "store", "field_rep", "edi")
 # Other names for the same channel: the reason corpus and the API examples say field_sales for a rep's note.
 CHANNEL_ALIASES = {"field_sales": "field_rep"}
-CATEGORIES = (
-    "power_tools", "hand_tools", "electronics", "apparel_workwear", "safety_equipment", "consumables",
-    "spare_parts", "garden", "lighting", "e_mobility",
-)
-REASON_CODES = (
-    "DAMAGED_IN_TRANSIT", "DEFECTIVE", "WRONG_ITEM_SHIPPED", "ORDERED_WRONG_ITEM", "NOT_AS_DESCRIBED",
-    "INCOMPATIBLE", "MISSING_PARTS", "QUANTITY_DISCREPANCY", "NO_LONGER_NEEDED", "LATE_DELIVERY",
-    "DUPLICATE_ORDER", "WARRANTY_CLAIM", "EXPIRED_OR_SHORT_DATED", "OTHER",
-)
 DELIVERY_STATUSES = ("delivered_signed", "delivered_unsigned", "delivered_locker", "carrier_exception")
 CONDITIONS = ("unopened", "opened", "used", "damaged")
 FINDING_CODES = (
