@@ -29,6 +29,11 @@ def test_every_subpackage_is_listed_in_pyproject() -> None:
             if "__pycache__" in rel.parts:
                 continue
             on_disk.add(".".join(["returns_triage", area, *rel.parts]))
+    # Sub-packages of the root itself (beside cli.py and settings.py).
+    for init in (REPO / "src" / "returns_triage").rglob("__init__.py"):
+        rel = init.parent.relative_to(REPO / "src")
+        if "__pycache__" not in rel.parts:
+            on_disk.add(".".join(rel.parts))
     missing = sorted(on_disk - listed)
     assert not missing, f"packages missing from pyproject.toml [tool.setuptools] packages: {missing}"
     stale = sorted(p for p in listed - on_disk if p != "returns_triage")
