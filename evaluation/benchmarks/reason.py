@@ -172,6 +172,11 @@ def _evaluate(name: str, train_texts: list[str], train_labels: list[str], test_t
             if m.any():
                 metrics[f"macro_f1[{slice_name}={value}]"] = macro_f1(y[m], pred[m])
     metrics.update(_throughput(model, test_texts))
+    # The cascade's first stage on the same rows: share it answers, full vs cascade quality, texts/s vs the raw
+    # encoder (evaluation/cascade.py). Reported only; the cascade's own targets are the load benchmark's.
+    from returns_triage.evaluation.cascade import cascade_metrics
+
+    metrics.update(cascade_metrics(model, test_texts, test_labels, ood_label=ood_label))
     plot = out / "reliability.png"
     _plot_reliability(bins, plot, f"{name}: reliability")
     (out / "reliability.json").write_text(json.dumps(bins, indent=1))

@@ -57,7 +57,8 @@ def fit_from_csv(args: argparse.Namespace) -> None:
     manifest = fit_reason_bundle(
         train, Path(args.out), valid=valid, ood_label=args.ood_label, cache_dir=Path("var") / "cache",
         C=args.C, target_selective_accuracy=args.target_accuracy, seed=args.seed, finetune=finetune,
-        quantize=not getattr(args, "no_quantize", False), tracking=tracker,
+        quantize=not getattr(args, "no_quantize", False), cascade=not getattr(args, "no_cascade", False),
+        tracking=tracker,
     )
     print(f"bundle {manifest.version}: {len(manifest.labels)} labels, written to {args.out}", file=sys.stderr)
     if tracker is not None and tracker.last is not None:

@@ -94,6 +94,7 @@ def fit_reason_bundle(
     coverage: float = 0.90,
     finetune: FinetuneConfig | None = None,
     quantize: bool = True,
+    cascade: bool = True,
     tracking: Callable[[dict[str, Any]], None] | None = None,
     seed: int = 0,
     log: bool = True,
@@ -102,7 +103,8 @@ def fit_reason_bundle(
 
     ``finetune`` adapts the encoder first (without ``valid``, a stratified 10 % of ``train`` is held out to
     calibrate: a fine-tuned encoder's own training rows are not honest calibration data). ``tracking`` receives
-    the run record (see ``training/tracking.py``).
+    the run record (see ``training/tracking.py``). ``cascade`` adds the cheap first stage (``cascade.onnx``,
+    ``training/reason/cascade.py``) that answers the texts it is sure of before the encoder runs.
     """
     started = time.perf_counter()
 
@@ -177,6 +179,21 @@ def fit_reason_bundle(
                 say("no int8 variant reached the parity gate; serving fp32")
         del encoder
 
+    cascade_config: dict[str, Any] | None = None
+    cascade_parity: dict[str, float] = {}
+    if cascade:
+        from returns_triage.training.reason.cascade import fit_cascade
+
+        # Thresholds are set on rows the full model did not train on, against its answers there.
+        held_X = Xv if calib is not None else X
+        full_pred = head.classes_[head.predict_proba(held_X).argmax(1)]
+        cascade_files, cascade_config, cascade_parity = fit_cascade(
+            fit_rows.texts, fit_rows.labels, calib.texts if calib is not None else None,
+            calib.labels if calib is not None else None, full_pred, head.out_of_scope_score(held_X),
+            bundle_dir=out_dir, ood_label=ood_label, classes=list(head.classes_), cache_dir=cache_dir, seed=seed,
+            say=say)
+        files += cascade_files
+
     train_seconds = time.perf_counter() - started
     summary = head.calibration_summary_
     manifest = write_manifest(
@@ -196,6 +213,7 @@ def fit_reason_bundle(
                  "onnx_head_max_prob_diff": head_check["max_prob_diff"],
                  "onnx_head_abstain_agreement": head_check["abstain_agreement"],
                  **{f"onnx_{p}_{k}": v for p, d in parity.items() for k, v in d.items()},
+                 **{f"onnx_cascade_{k}": v for k, v in cascade_parity.items()},
                  "train_seconds": round(train_seconds, 1)},
         lineage={"encoder": ENCODER_NAME, "encoder_finetuned": finetune is not None,
                  "finetune": {**finetune.to_dict(), "epochs_run": finetune_report.epochs,
@@ -204,7 +222,7 @@ def fit_reason_bundle(
                  "dataset_sha256": dataset_hash(train, valid), "n_train": len(train.texts),
                  "n_fit": len(fit_rows.texts), "n_valid": len(valid.texts) if valid else 0,
                  "n_calibration": summary["n_calibration"], "ood_label": ood_label, "seed": seed, "C": C},
-        extra={"encoder_precision": precision},
+        extra={"encoder_precision": precision, **({"cascade": cascade_config} if cascade_config else {})},
     )
     # The served bundle must load, verify and agree with what we just measured.
     served = ReasonModel.load(out_dir)
