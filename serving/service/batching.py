@@ -1,0 +1,190 @@
+"""Micro-batching of concurrent reason predictions: many requests in flight, one encoder call.
+
+The transformer encoder is the expensive step of scoring, and onnxruntime runs a batch of 16 short texts in far
+less time than 16 calls of one text. :class:`MicroBatchingReasonScorer` wraps any :class:`ReasonScorer`: each
+``predict`` call joins a queue, one batcher thread takes everything that is waiting and runs it as one call of
+the wrapped model, then hands every caller exactly its own predictions.
+
+The window adapts to the load. A call that finds the batcher idle runs at once (no added latency when traffic is
+light); calls that arrive while a batch is running wait for it and form the next batch, so the batch grows with
+the arrival rate and the time one call takes. ``max_wait_ms`` optionally holds a small batch back a little
+longer, but only while recent batches were larger (requests are evidently arriving concurrently).
+
+Also one encoder call at a time means the encoder's threads never compete with each other for the cores.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+from returns_triage.errors import ModelUnavailable
+from returns_triage.models.reason import ReasonPrediction
+from returns_triage.serving.service.models import ReasonScorer
+
+__all__ = ["MicroBatchingReasonScorer", "BatchingStats"]
+
+# Weight of the newest batch in the running mean of batch sizes (the load estimate behind ``max_wait_ms``).
+_EWMA = 0.2
+
+
+@dataclass(slots=True)
+class BatchingStats:
+    """Counters for benchmarks and diagnostics: how many calls were made and how they were grouped."""
+
+    calls: int = 0
+    batches: int = 0
+    texts: int = 0
+    largest_batch: int = 0
+
+    @property
+    def mean_batch(self) -> float:
+        return self.texts / self.batches if self.batches else 0.0
+
+
+@dataclass(slots=True)
+class _Job:
+    texts: list[str]
+    batch_size: int
+    # Acquired by the caller before queueing and released by the batcher when the result is in: the cheapest
+    # one-shot signal the standard library has (an Event is a Condition plus a lock).
+    done: threading.Lock = field(default_factory=threading.Lock)
+    result: list[ReasonPrediction] | None = None
+    error: BaseException | None = None
+
+
+class MicroBatchingReasonScorer:
+    """A :class:`ReasonScorer` that runs concurrent ``predict`` calls of ``model`` as one batched call.
+
+    ``max_batch`` caps the texts per call of the wrapped model (a single call with more texts runs alone, in
+    the wrapped model's own chunks). Results are the wrapped model's, in the caller's order. If a batch fails,
+    each of its calls is retried alone, so an error reaches only the caller whose input caused it.
+    :meth:`close` finishes what is queued, then refuses new calls with :class:`ModelUnavailable`.
+    """
+
+    def __init__(self, model: ReasonScorer, *, max_batch: int = 32, max_wait_ms: float = 0.0) -> None:
+        if max_batch < 1:
+            raise ValueError("max_batch must be >= 1")
+        self.model = model
+        self.version = model.version
+        self.max_batch = max_batch
+        self.max_wait_s = max(0.0, max_wait_ms) / 1000.0
+        self.stats = BatchingStats()
+        self._pending: deque[_Job] = deque()
+        self._cond = threading.Condition(threading.Lock())
+        self._closed = False
+        self._thread: threading.Thread | None = None
+        self._mean_batch = 1.0
+
+    def predict(self, texts: list[str], batch_size: int = 64) -> list[ReasonPrediction]:
+        """Predictions for ``texts``, in order; blocks until the batch holding them has run."""
+        if not texts:
+            return []
+        job = _Job(list(texts), batch_size)
+        job.done.acquire()
+        with self._cond:
+            if self._closed:
+                raise ModelUnavailable("the reason classifier is shutting down")
+            if self._thread is None:
+                # Started on first use, so an app that is built but never serves holds no thread.
+                self._thread = threading.Thread(target=self._run, name="reason-batcher", daemon=True)
+                self._thread.start()
+            self._pending.append(job)
+            self._cond.notify()
+        job.done.acquire()
+        if job.error is not None:
+            raise job.error
+        assert job.result is not None
+        return job.result
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Run what is already queued, stop the batcher thread and refuse further calls."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+
+    # ------------------------------------------------------------------------------------------- batcher
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._pending and not self._closed:
+                    self._cond.wait()
+                if not self._pending:
+                    return  # closed and drained
+                batch = self._take()
+            if self.max_wait_s and not self._closed:
+                batch = self._top_up(batch)
+            self._execute(batch)
+
+    def _take(self, already: int = 0) -> list[_Job]:
+        """Jobs from the queue up to ``max_batch`` texts in all (always at least one). Holds ``_cond``."""
+        batch: list[_Job] = []
+        n = already
+        while self._pending:
+            size = len(self._pending[0].texts)
+            if (batch or already) and n + size > self.max_batch:
+                break
+            batch.append(self._pending.popleft())
+            n += size
+        return batch
+
+    def _top_up(self, batch: list[_Job]) -> list[_Job]:
+        # Wait for stragglers only when recent batches show concurrent arrivals; an idle service never waits.
+        n = sum(len(j.texts) for j in batch)
+        expected = min(self.max_batch, int(self._mean_batch + 0.5))
+        if n >= expected:
+            return batch
+        deadline = time.perf_counter() + self.max_wait_s
+        with self._cond:
+            while n < expected and not self._closed:
+                remaining = deadline - time.perf_counter()
+                if remaining <= 0:
+                    break
+                if not self._pending:
+                    self._cond.wait(remaining)
+                    continue
+                more = self._take(n)
+                if not more:
+                    break
+                batch.extend(more)
+                n += sum(len(j.texts) for j in more)
+        return batch
+
+    def _execute(self, batch: list[_Job]) -> None:
+        texts = batch[0].texts if len(batch) == 1 else [t for job in batch for t in job.texts]
+        try:
+            # Merged calls fit in one encoder batch; a call too large to merge keeps its own chunking.
+            size = batch[0].batch_size if len(batch) == 1 else len(texts)
+            predictions = self.model.predict(texts, batch_size=size)
+            if len(predictions) != len(texts):
+                raise RuntimeError(f"the reason model returned {len(predictions)} predictions for {len(texts)} texts")
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller(s), never lost
+            if len(batch) == 1:
+                self._finish(batch[0], None, exc)
+            else:
+                for job in batch:
+                    self._execute([job])
+            return
+        start = 0
+        for job in batch:
+            end = start + len(job.texts)
+            self._finish(job, predictions[start:end], None)
+            start = end
+        stats = self.stats
+        stats.calls += len(batch)
+        stats.batches += 1
+        stats.texts += len(texts)
+        stats.largest_batch = max(stats.largest_batch, len(texts))
+        self._mean_batch += _EWMA * (len(texts) - self._mean_batch)
+
+    @staticmethod
+    def _finish(job: _Job, result: list[ReasonPrediction] | None, error: BaseException | None) -> None:
+        job.result = result
+        job.error = error
+        job.done.release()

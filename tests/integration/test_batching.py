@@ -1,0 +1,126 @@
+"""Micro-batching of reason predictions with the real ONNX reason bundle: every concurrent caller gets exactly
+its own predictions, errors reach only the caller that caused them, and shutdown is clean."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from returns_triage.errors import ModelUnavailable
+from returns_triage.models.reason import ReasonModel, ReasonPrediction
+from returns_triage.serving.service.batching import MicroBatchingReasonScorer
+
+TEXTS = [
+    "The drill arrived with the casing cracked and the box crushed on one corner.",
+    "You sent me the blue kettle, I ordered the red one.",
+    "Battery will not charge at all, dead out of the box.",
+    "Only 3 of the 5 cartons were delivered.",
+    "I ordered this twice by mistake.",
+    "Doesn't fit my model, wrong connector.",
+    "what is the weather like tomorrow in Lisbon",
+    "Parcel arrived two weeks after the promised date, no longer needed.",
+    "The manual and two screws are missing from the kit.",
+    "Milk powder expires next week, too short dated to sell.",
+]
+
+
+@pytest.fixture(scope="module")
+def model(reason_bundle: Path) -> ReasonModel:
+    return ReasonModel.load(reason_bundle)
+
+
+def _same(a: ReasonPrediction, b: ReasonPrediction) -> None:
+    # Batching pads texts to a common length and int8 scales activations per batch, so scores may move in the
+    # last digits; the answer a caller acts on may not.
+    assert a.code == b.code
+    assert a.confidence == pytest.approx(b.confidence, abs=1e-2)
+    assert a.out_of_scope_score == pytest.approx(b.out_of_scope_score, abs=1e-2)
+
+
+def test_concurrent_callers_get_exactly_their_own_predictions(model: ReasonModel) -> None:
+    alone = {text: model.predict([text])[0] for text in TEXTS}
+    batcher = MicroBatchingReasonScorer(model, max_batch=8)
+    calls = [[TEXTS[i % len(TEXTS)]] for i in range(120)] + [TEXTS[:3], TEXTS[4:9]]
+    start = threading.Barrier(16)
+
+    def call(texts: list[str]) -> tuple[list[str], list[ReasonPrediction]]:
+        try:
+            start.wait(timeout=5)
+        except threading.BrokenBarrierError:
+            pass
+        return texts, batcher.predict(texts)
+
+    try:
+        with ThreadPoolExecutor(16) as pool:
+            results = list(pool.map(call, calls))
+    finally:
+        batcher.close()
+    for texts, predictions in results:
+        assert len(predictions) == len(texts)
+        for text, prediction in zip(texts, predictions, strict=True):
+            _same(prediction, alone[text])
+    stats = batcher.stats
+    assert stats.calls == len(calls) and stats.texts == sum(len(c) for c in calls)
+    # Concurrent calls were actually merged, and never beyond the cap.
+    assert stats.batches < stats.calls
+    assert stats.largest_batch <= 8
+
+
+def test_an_error_reaches_only_the_caller_that_caused_it(model: ReasonModel) -> None:
+    batcher = MicroBatchingReasonScorer(model, max_batch=16)
+    start = threading.Barrier(12)
+
+    def call(i: int) -> ReasonPrediction | BaseException:
+        texts = [None] if i == 5 else [TEXTS[i % len(TEXTS)]]  # the tokenizer refuses a non-text
+        start.wait(timeout=5)
+        try:
+            return batcher.predict(texts)[0]  # type: ignore[arg-type]
+        except Exception as exc:  # noqa: BLE001 - the test inspects it
+            return exc
+
+    try:
+        with ThreadPoolExecutor(12) as pool:
+            results = list(pool.map(call, range(12)))
+    finally:
+        batcher.close()
+    for i, result in enumerate(results):
+        if i == 5:
+            assert isinstance(result, TypeError)
+        else:
+            assert isinstance(result, ReasonPrediction), result
+            _same(result, model.predict([TEXTS[i % len(TEXTS)]])[0])
+
+
+def test_close_finishes_queued_calls_then_refuses_new_ones(model: ReasonModel) -> None:
+    batcher = MicroBatchingReasonScorer(model, max_batch=4, max_wait_ms=1.0)
+    assert batcher.version == model.version
+    assert batcher.predict([]) == []
+    with ThreadPoolExecutor(8) as pool:
+        futures = [pool.submit(batcher.predict, [text]) for text in TEXTS]
+        time.sleep(0.005)
+        batcher.close()
+        done = [f.exception() or f.result() for f in futures]
+    # Every call either ran (queued before close) or was refused cleanly; none hangs or is lost.
+    for text, outcome in zip(TEXTS, done, strict=True):
+        if isinstance(outcome, BaseException):
+            assert isinstance(outcome, ModelUnavailable)
+        else:
+            _same(outcome[0], model.predict([text])[0])
+    assert batcher._thread is not None and not batcher._thread.is_alive()
+    with pytest.raises(ModelUnavailable):
+        batcher.predict([TEXTS[0]])
+
+
+def test_a_lone_call_larger_than_a_batch_keeps_its_order(model: ReasonModel) -> None:
+    batcher = MicroBatchingReasonScorer(model, max_batch=4)
+    try:
+        texts = TEXTS * 3
+        predictions = batcher.predict(texts, batch_size=8)
+    finally:
+        batcher.close()
+    expected = model.predict(texts, batch_size=8)
+    assert [p.code for p in predictions] == [p.code for p in expected]
