@@ -14,7 +14,10 @@ RUN python -m pip install --no-deps . \
  && TRIAGE_HOME=/build triage train default
 
 FROM python:3.11-slim AS runtime
-RUN apt-get update && apt-get install -y --no-install-recommends tini && rm -rf /var/lib/apt/lists/* \
+# Tesseract and its language packs read scanned documents (PNG, JPEG, PDFs without a text layer).
+RUN apt-get update && apt-get install -y --no-install-recommends tini \
+      tesseract-ocr tesseract-ocr-eng tesseract-ocr-deu tesseract-ocr-fra tesseract-ocr-nld tesseract-ocr-spa \
+ && rm -rf /var/lib/apt/lists/* \
  && useradd --create-home --uid 10001 triage
 COPY requirements/serving.lock /tmp/serving.lock
 COPY --from=build /dist/*.whl /tmp/

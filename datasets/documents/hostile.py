@@ -1,13 +1,16 @@
-"""Hostile PDFs for fault tests and benchmarks: each must end in a typed rejection (or a harmless extraction),
-never a crash and never beyond the parser's limits. Built by hand so the structure is exactly what we claim."""
+"""Hostile PDFs and images for fault tests and benchmarks: each must end in a typed rejection (or a harmless
+extraction), never a crash and never beyond the parser's limits. Built by hand so the structure is exactly what
+we claim."""
 
 from __future__ import annotations
 
+import struct
 import zlib
 from collections.abc import Callable
 
 __all__ = ["build_pdf", "truncated", "deeply_nested", "huge_page_count", "lying_page_count",
-           "decompression_bomb", "flate_bomb", "slow_text_pdf", "not_a_pdf", "garbage_after_header", "HOSTILE_BUILDERS"]
+           "decompression_bomb", "flate_bomb", "slow_text_pdf", "not_a_pdf", "garbage_after_header", "HOSTILE_BUILDERS",
+           "png_image", "png_bomb", "truncated_png", "jpeg_bomb", "huge_blank_page"]
 
 
 def build_pdf(objects: list[bytes]) -> bytes:
@@ -128,7 +131,51 @@ def slow_text_pdf(operations: int = 400_000) -> bytes:
 
 
 def not_a_pdf() -> bytes:
-    return b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8
+    """Neither a PDF nor an image we read: a ZIP archive's signature followed by noise."""
+    return b"PK\x03\x04" + bytes(range(256)) * 8
+
+
+def _png_chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+def png_image(width: int = 64, height: int = 32, rows: bytes | None = None) -> bytes:
+    """A valid 8-bit greyscale PNG (white unless ``rows`` — filter byte + pixels per row — is given)."""
+    raw = rows if rows is not None else (b"\x00" + b"\xff" * width) * height
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", zlib.compress(raw, 9))
+            + _png_chunk(b"IEND", b""))
+
+
+def png_bomb(side: int = 100_000) -> bytes:
+    """A PNG that declares ``side`` x ``side`` pixels (10 gigapixels by default) in a few hundred bytes."""
+    # One compressed run of zero rows is enough to look plausible; the size check must fire before decoding.
+    rows = zlib.compress(b"\x00" * (side + 1) * 4, 9)
+    header = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", rows)
+            + _png_chunk(b"IEND", b""))
+
+
+def truncated_png(fraction: float = 0.5) -> bytes:
+    """A real PNG (a grey ramp, poorly compressible) cut off part-way through its pixel data."""
+    width, height = 300, 200
+    rows = b"".join(b"\x00" + bytes((x * 7 + y * 13) % 256 for x in range(width)) for y in range(height))
+    data = png_image(width, height, rows)
+    return data[: int(len(data) * fraction)]
+
+
+def jpeg_bomb(side: int = 65_000) -> bytes:
+    """A JPEG whose frame header declares ``side`` x ``side`` pixels, with no image data behind it."""
+    sof = b"\xff\xc0" + struct.pack(">HBHHB", 11, 8, side, side, 1) + b"\x01\x11\x00"
+    quant = b"\xff\xdb" + struct.pack(">H", 67) + b"\x00" + bytes([1] * 64)
+    return b"\xff\xd8" + quant + sof + b"\xff\xd9"
+
+
+def huge_blank_page(side_pt: int = 14_400) -> bytes:
+    """A PDF page of 200 x 200 inches with no text layer: rendering it for OCR would need gigapixels."""
+    objs = _one_page(b"0 0 m 10 10 l S")
+    objs[2] = objs[2].replace(b"[0 0 612 792]", b"[0 0 %d %d]" % (side_pt, side_pt))
+    return build_pdf(objs)
 
 
 def garbage_after_header() -> bytes:
@@ -146,4 +193,8 @@ HOSTILE_BUILDERS: dict[str, Callable[[], bytes]] = {
     "garbage_after_header": garbage_after_header,
     "empty": lambda: b"",
     "too_large": lambda: b"%PDF-1.4\n" + b" " * (21 * 1024 * 1024),
+    "png_bomb": png_bomb,
+    "jpeg_bomb": jpeg_bomb,
+    "truncated_png": truncated_png,
+    "huge_blank_page": huge_blank_page,
 }

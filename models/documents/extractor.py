@@ -23,6 +23,7 @@ from returns_triage.models.documents.decode import (
     decode_fields,
 )
 from returns_triage.models.documents.doctype import N_FEATURES, doctype_features
+from returns_triage.models.documents.ocr_confidence import apply_word_confidence
 from returns_triage.models.documents.safe_parse import ParsedDocument, ParseLimits, PdfParser
 from returns_triage.models.documents.tables import parse_line_items
 
@@ -123,6 +124,8 @@ class DocumentExtractor:
             probs = assemble_probabilities(cset, lambda t, x: _probabilities(self._scorers[t], x))
             fields = decode_fields(cset, probs, self.calibrate, accept=self.accept)
             complete_amounts(cset, fields)
+            if parsed.ocr is not None:  # a scan: a field is no surer than the OCR'd words it was read from
+                apply_word_confidence(cset, fields)
         line_items = parse_line_items(cset.lines)
         # Fields read off something that is probably not a commercial document are not to be trusted.
         business = max(float(p) for t, p in zip(self.document_types, doc_probs, strict=True) if t != "other")
@@ -139,7 +142,7 @@ class DocumentExtractor:
         field_part = math.exp(sum(math.log(max(c, 1e-6)) for c in confs) / len(confs)) if confs else 0.0
         # How sure we are this is a returns document we read correctly: an "other" page scores low by design.
         document_confidence = business * field_part * (FAILED_CHECK_FACTOR ** failed)
-        return {
+        result = {
             "file": filename,
             "document_type": self.document_types[type_index],
             "document_confidence": round(document_confidence, 4),
@@ -148,3 +151,6 @@ class DocumentExtractor:
             "checks": [c.to_dict() for c in checks],
             "error": None,
         }
+        if parsed.ocr is not None:
+            result["ocr"] = parsed.ocr  # pages, skew removed, languages, mean word confidence
+        return result

@@ -30,9 +30,11 @@ def document_handlers(max_document_bytes: int) -> list[HTTPRouteHandler]:
     limit = max_document_bytes + 64 * 1024
 
     @post("/v1/documents", sync_to_thread=True, status_code=201, request_max_body_size=limit,
-          summary="Upload a document (PDF) attached to a return",
+          summary="Upload a document (PDF, PNG or JPEG) attached to a return",
           description="Stores the file under its sha256 (the document id) and extracts its fields in a sandboxed "
-          "parser. A file that cannot be read is stored with a typed error; it is never a 5xx.",
+          "parser. Scans (PNG, JPEG, PDFs without a text layer) are read by OCR in the same sandbox; their "
+          "extraction carries an `ocr` summary and field confidences lowered where the OCR was unsure. "
+          "A file that cannot be read is stored with a typed error; it is never a 5xx.",
           tags=["documents"])
     def upload_document(
         data: Annotated[DocumentUpload, Body(media_type=RequestEncodingType.MULTI_PART)], state: State,
