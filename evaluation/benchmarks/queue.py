@@ -12,6 +12,10 @@ old token, which must be rejected. Measured from the claims handed out and the d
 - claim latency (p50 / p99), starting with N pending items.
 
 PostgreSQL runs in a fresh schema that is dropped afterwards; SQLite in a scratch file.
+
+The scale-out variant runs the same eight claimers over HTTP, split across two ``triage serve`` processes that share
+one PostgreSQL (``/v1/review/claim`` and ``/v1/review/items/{id}/decision``; stalls use the API's shortest lease,
+1 s): the claims' exclusivity must come from the database, not from one process's memory.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ CLAIMERS = 8
 LEASE = timedelta(minutes=5)
 STALL_LEASE = timedelta(milliseconds=50)
 TAKEOVER_WAIT_S = 5.0
+HTTP_STALL_LEASE_S = 1.0  # the shortest lease the API grants
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
@@ -179,6 +184,11 @@ def _run(engine: Engine, n: int, quick: bool) -> dict[str, Any]:
     for t in threads:
         t.join()
     wall = time.perf_counter() - began
+    return _summarise(engine, tally, n, wall)
+
+
+def _summarise(engine: Engine, tally: Tally, n: int, wall: float) -> dict[str, Any]:
+    """The figures of a drained queue, from the claims handed out and the decisions stored."""
     with engine.connect() as conn:
         stored = conn.execute(select(review_decisions.c.item_id, review_decisions.c.fencing_token)).all()
         final_token = dict(conn.execute(select(review_items.c.item_id, review_items.c.fencing_token)).all())
@@ -244,6 +254,104 @@ def _pg_url() -> str:
     return os.environ.get("TRIAGE_BENCH_PG_URL") or os.environ.get("TRIAGE_TEST_PG_URL") or DEFAULT_PG_URL
 
 
+def _http_claimer(http: Any, queue: SqlReviewQueue, name: str, stall_every: int, start: threading.Barrier,
+                  tally: Tally) -> None:
+    from returns_triage.serving.domain.review import clamp_lease
+
+    start.wait()
+    n = 0
+    try:
+        while True:
+            n += 1
+            stall = n % stall_every == 0
+            lease_s = HTTP_STALL_LEASE_S if stall else LEASE.total_seconds()
+            t = time.perf_counter()
+            resp = http.post("/v1/review/claim", json={"queue": QUEUE, "reviewer": name, "lease_seconds": lease_s})
+            latency = (time.perf_counter() - t) * 1000
+            if resp.status_code == 204:
+                return
+            resp.raise_for_status()
+            claimed = resp.json()
+            item_id, token = claimed["item"]["item_id"], int(claimed["token"])
+            expires = datetime.fromisoformat(claimed["lease_expires_at"])
+            # The server granted the lease at expiry minus its (clamped) length: the exact "now" of the claim.
+            with tally.lock:
+                tally.latencies_ms.append(latency)
+                tally.claims.append(Claim(item_id, token, expires - clamp_lease(lease_s), expires))
+            if stall:
+                _complete_late_http(http, queue, name, item_id, token, tally)
+                continue
+            done = http.post(f"/v1/review/items/{item_id}/decision",
+                             json={"reviewer": name, "action": "approve", "token": token})
+            if done.status_code != 200:
+                with tally.lock:
+                    tally.errors.append(f"{name}: decision on {item_id}: {done.status_code} {done.text[:120]}")
+    except Exception as exc:  # noqa: BLE001 - reported in the metrics, never silently dropped
+        with tally.lock:
+            tally.errors.append(f"{name}: {type(exc).__name__}: {exc}")
+
+
+def _complete_late_http(http: Any, queue: SqlReviewQueue, name: str, item_id: str, token: int,
+                        tally: Tally) -> None:
+    """Like :func:`_complete_late`, over the API: stall past the lease, then decide with the old token."""
+    deadline = time.monotonic() + TAKEOVER_WAIT_S + HTTP_STALL_LEASE_S
+    time.sleep(HTTP_STALL_LEASE_S * 1.5)
+    while queue.get_item("default", item_id).fencing_token == token and time.monotonic() < deadline:
+        time.sleep(0.02)
+    taken_over = queue.get_item("default", item_id).fencing_token != token
+    resp = http.post(f"/v1/review/items/{item_id}/decision",
+                     json={"reviewer": name, "action": "approve", "token": token})
+    accepted = resp.status_code == 200
+    with tally.lock:
+        if resp.status_code not in (200, 409):
+            tally.errors.append(f"{name}: late decision on {item_id}: {resp.status_code} {resp.text[:120]}")
+        if taken_over:
+            tally.stale_attempts += 1
+            tally.stale_accepted += accepted
+            tally.stale_rejected += resp.status_code == 409
+        else:
+            tally.stall_not_taken_over += 1
+            if not accepted:
+                tally.errors.append(f"{name}: a current-token decision on {item_id} was refused")
+
+
+def run_two_process(n: int, quick: bool, *, processes: int = 2, model_dir: Path | None = None,
+                    stall_every: int | None = None) -> dict[str, Any]:
+    """Eight claimers over HTTP, split across ``processes`` server processes sharing one fresh PostgreSQL."""
+    import httpx
+
+    from returns_triage.evaluation.servers import ensure_model_dir, scratch_database, serve_processes
+    from returns_triage.serving.service.api_keys import ApiKeyService
+    from returns_triage.serving.storage.api_keys import SqlApiKeyStore
+
+    model_dir = model_dir or ensure_model_dir()
+    with tempfile.TemporaryDirectory(prefix="triage-queue-") as scratch, \
+            scratch_database("postgresql", pg_url=_pg_url(), pool_size=CLAIMERS) as (url, engine):
+        _seed(engine, n)
+        token, _ = ApiKeyService(SqlApiKeyStore(engine)).create("reviewer", "default", label="bench")
+        headers = {"Authorization": f"Bearer {token}"}
+        queue = SqlReviewQueue(engine)
+        tally = Tally()
+        every = stall_every or (25 if quick else 100)
+        with serve_processes(processes, url, model_dir=model_dir, home=Path(scratch)) as servers:
+            clients = [httpx.Client(base_url=s.base_url, headers=headers, timeout=60) for s in servers]
+            start = threading.Barrier(CLAIMERS)
+            threads = [threading.Thread(target=_http_claimer, args=(clients[i % len(clients)], queue,
+                                                                     f"claimer-{i}", every, start, tally))
+                       for i in range(CLAIMERS)]
+            began = time.perf_counter()
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            wall = time.perf_counter() - began
+            for c in clients:
+                c.close()
+        result = _summarise(engine, tally, n, wall)
+        result["processes"] = processes
+        return result
+
+
 @register("queue")
 def queue_bench(quick: bool) -> BenchResult:
     n = 1_000 if quick else 10_000
@@ -253,6 +361,7 @@ def queue_bench(quick: bool) -> BenchResult:
         runs["sqlite"] = _run(engine, n, quick)
     with _postgresql(_pg_url()) as engine:
         runs["postgresql"] = _run(engine, n, quick)
+    runs["postgresql_2proc"] = run_two_process(n, quick)
     for backend, run in runs.items():
         for key in ("double_claims", "completed_exactly_once", "claim_latency_ms_p50", "claim_latency_ms_p99",
                     "throughput_items_per_s", "stale_attempts", "stale_rejected"):
@@ -270,6 +379,8 @@ def queue_bench(quick: bool) -> BenchResult:
             Target("double_claims_postgresql", "==", 0),
             Target("completed_exactly_once_sqlite", "==", 1.0),
             Target("completed_exactly_once_postgresql", "==", 1.0),
+            Target("double_claims_postgresql_2proc", "==", 0),
+            Target("completed_exactly_once_postgresql_2proc", "==", 1.0),
             Target("stale_completions_accepted", "==", 0),
             Target("claim_latency_ms_p99_postgresql", "<", 50),
         ],

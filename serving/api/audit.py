@@ -13,15 +13,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from litestar import Router, get
+import io
+import json
+
+from litestar import Response, Router, get
 from litestar.datastructures import State
 from litestar.params import Parameter
 from msgspec import Struct
 
-from returns_triage.errors import NotFound
+from returns_triage.errors import InvalidInput, NotFound
 from returns_triage.serving.api.permissions import sees_pseudonyms
 from returns_triage.serving.domain.access import Principal
-from returns_triage.serving.service.audit import entry_proof
+from returns_triage.serving.service.audit import consistency_between, entry_proof
 from returns_triage.serving.storage.audit_log import SqlAuditLog
 
 __all__ = ["audit_router"]
@@ -116,6 +119,103 @@ def latest_checkpoint(state: State) -> CheckpointOut:
     return CheckpointOut(**checkpoint.to_dict())
 
 
+class ConsistencyOut(Struct, kw_only=True):
+    old: CheckpointOut
+    new: CheckpointOut
+    proof: list[str]
+
+
+@get("/checkpoints", sync_to_thread=True, tags=["audit"], summary="Every signed checkpoint, oldest first")
+def list_checkpoints(state: State) -> list[CheckpointOut]:
+    return [CheckpointOut(**cp.to_dict()) for cp in _log(state).checkpoints()]
+
+
+@get("/checkpoints/consistency", sync_to_thread=True, tags=["audit"],
+     summary="RFC 6962 consistency proof between two signed checkpoints",
+     description="Proves the tree at `old_size` is a prefix of the tree at `new_size` (default: the latest "
+                 "checkpoint). Both sizes must be signed checkpoints.")
+def get_consistency(
+    state: State,
+    old_size: Annotated[int, Parameter(ge=1, le=_SEQ_MAX)],
+    new_size: Annotated[int | None, Parameter(ge=1, le=_SEQ_MAX)] = None,
+) -> ConsistencyOut:
+    result = consistency_between(_log(state), old_size, new_size)
+    return ConsistencyOut(old=CheckpointOut(**result["old"]), new=CheckpointOut(**result["new"]),
+                          proof=result["proof"])
+
+
+_EXPORT_MAX = 100_000
+
+
+def _export_rows(state: State, principal: Principal, after_seq: int, limit: int) -> tuple[
+        list[dict[str, Any]], dict[str, str]]:
+    log = _log(state)
+    checkpoint = log.latest_checkpoint()
+    if checkpoint is None:
+        raise NotFound("no audit checkpoint has been signed yet", code="no_checkpoint")
+    entries = [e for e in log.find(tenant=principal.tenant, after_seq=after_seq, limit=limit)
+               if e.seq <= checkpoint.tree_size]
+    headers = {"Audit-Checkpoint": json.dumps(checkpoint.to_dict(), separators=(",", ":"))}
+    if len(entries) == limit:
+        headers["Audit-Next-After-Seq"] = str(entries[-1].seq)
+    rows = []
+    for e in entries:
+        out = _entry_out(e.to_dict(), state, principal)
+        rows.append({"seq": out.seq, "tenant": out.tenant, "kind": out.kind, "subject_id": out.subject_id,
+                     "actor": out.actor, "created_at": out.created_at, "payload": out.payload,
+                     "prev_hash": out.prev_hash, "entry_hash": out.entry_hash, "pseudonymised": out.pseudonymised})
+    return rows, headers
+
+
+_EXPORT_DESCRIPTION = ("The caller's tenant's entries covered by the latest signed checkpoint, oldest first; the "
+                       "checkpoint they match is in the `Audit-Checkpoint` header. Page with `after_seq` and the "
+                       "`Audit-Next-After-Seq` header. Each entry is provable with `/entries/{seq}/proof`; the whole "
+                       "chain of all tenants is `triage audit export`.")
+
+
+@get("/export/jsonl", sync_to_thread=True, tags=["audit"], media_type="application/x-ndjson",
+     summary="Export the caller's entries as JSON lines", description=_EXPORT_DESCRIPTION)
+def export_jsonl_entries(
+    state: State,
+    principal: Principal,
+    after_seq: Annotated[int, Parameter(ge=0, le=_SEQ_MAX)] = 0,
+    limit: Annotated[int, Parameter(ge=1, le=_EXPORT_MAX)] = _EXPORT_MAX,
+) -> Response[bytes]:
+    rows, headers = _export_rows(state, principal, after_seq, limit)
+    body = "".join(json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n" for r in rows).encode()
+    return Response(content=body, media_type="application/x-ndjson", headers=headers)
+
+
+@get("/export/parquet", sync_to_thread=True, tags=["audit"], media_type="application/vnd.apache.parquet",
+     summary="Export the caller's entries as Parquet",
+     description=_EXPORT_DESCRIPTION + " The checkpoint is also in the file's key-value metadata. Needs pyarrow in "
+                                       "the API's environment (422 `parquet_unavailable` otherwise).")
+def export_parquet_entries(
+    state: State,
+    principal: Principal,
+    after_seq: Annotated[int, Parameter(ge=0, le=_SEQ_MAX)] = 0,
+    limit: Annotated[int, Parameter(ge=1, le=_EXPORT_MAX)] = _EXPORT_MAX,
+) -> Response[bytes]:
+    try:
+        import pyarrow as pa  # optional in the serving profile: only this route needs it
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise InvalidInput("Parquet export needs pyarrow in the API's environment; use /v1/audit/export/jsonl or "
+                           "`triage audit export --format parquet`",
+                           code="parquet_unavailable") from None
+    rows, headers = _export_rows(state, principal, after_seq, limit)
+    schema = pa.schema(
+        [("seq", pa.int64()), *((n, pa.string()) for n in ("tenant", "kind", "subject_id", "actor", "created_at",
+                                                           "payload", "prev_hash", "entry_hash")),
+         ("pseudonymised", pa.bool_())],
+        metadata={b"returns_triage.audit.checkpoint": headers["Audit-Checkpoint"].encode()})
+    sink = io.BytesIO()
+    pq.write_table(pa.Table.from_pylist(rows, schema=schema), sink, compression="zstd")
+    return Response(content=sink.getvalue(), media_type="application/vnd.apache.parquet", headers=headers)
+
+
 def audit_router() -> Router:
     """The auditor's read-only routes, mounted under ``/v1/audit`` by ``create_app``."""
-    return Router(path="/v1/audit", route_handlers=[list_entries, get_entry_proof, latest_checkpoint])
+    return Router(path="/v1/audit", route_handlers=[list_entries, get_entry_proof, latest_checkpoint,
+                                                    list_checkpoints, get_consistency, export_jsonl_entries,
+                                                    export_parquet_entries])

@@ -121,6 +121,9 @@ class DecisionOut(Struct):
     policy_version: str
     model_versions: dict[str, str]
     inputs_sha256: str
+    # What `triage audit replay` needs to find the exact bundles and policy again (absent on older decisions).
+    model_digests: dict[str, str] | None = None
+    policy_sha256: str | None = None
 
 
 class Problem(Struct, omit_defaults=True):

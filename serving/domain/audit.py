@@ -100,15 +100,33 @@ def decision_entry_payload(decision: Decision) -> dict[str, Any]:
     """The evidence an auditor needs to re-derive a decision: the inputs' hash and the features the models saw,
     model and policy versions, and the whole decision document (outputs, reasons, explanation)."""
     case = decision.case
-    return {
+    payload = case.payload
+    features = {"facility": case.facility, "channel": case.channel, "segment": case.segment,
+                "reason_text": case.reason_text, "refund_amount": case.refund_amount, "currency": case.currency}
+    # What the risk model and the policy read besides the text: the customer's history summary, the order and
+    # line, and the clock the request was scored at (a missing requested_at means "when it was scored").
+    features.update({
+        "customer": payload.get("customer"),
+        "order": payload.get("order"),
+        "line": payload.get("line"),
+        "requested_at": payload.get("requested_at") or decision.created_at.isoformat(),
+        "document_ids": list(payload.get("document_ids") or []),
+    })
+    entry: dict[str, Any] = {
         "inputs_sha256": case.inputs_sha256,
-        "features": {"facility": case.facility, "channel": case.channel, "segment": case.segment,
-                     "reason_text": case.reason_text, "refund_amount": case.refund_amount,
-                     "currency": case.currency},
+        # The request itself: a case scored again under another key keeps its first payload in `cases`, so the
+        # input of *this* decision is kept here, where it cannot change.
+        "request": payload,
+        "features": features,
         "model_versions": dict(decision.model_versions),
         "policy_version": decision.policy_version,
         "decision": decision.to_document(),
     }
+    if decision.model_digests:
+        entry["model_digests"] = dict(decision.model_digests)
+    if decision.policy_sha256:
+        entry["policy_sha256"] = decision.policy_sha256
+    return entry
 
 
 # --------------------------------------------------------------------------------------------- checkpoints

@@ -99,6 +99,11 @@ class Decision:
     model_versions: dict[str, str]
     risk: RiskAssessment | None = None
     documents: DocumentAssessment | None = None
+    # What a replay needs to find the exact bundles and policy again: each bundle's manifest digest, and the
+    # sha256 of the policy content (``policy_content``, stored content-addressed, never part of the document).
+    model_digests: dict[str, str] = field(default_factory=dict)
+    policy_sha256: str = ""
+    policy_content: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
     def to_document(self) -> dict[str, Any]:
         """The decision as the API returns it and the store keeps it."""
@@ -131,6 +136,8 @@ class Decision:
             "policy_version": self.policy_version,
             "model_versions": dict(self.model_versions),
             "inputs_sha256": self.case.inputs_sha256,
+            **({"model_digests": dict(self.model_digests)} if self.model_digests else {}),
+            **({"policy_sha256": self.policy_sha256} if self.policy_sha256 else {}),
         }
 
 

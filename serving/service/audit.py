@@ -45,6 +45,10 @@ __all__ = [
     "entry_proof",
     "checkpoint_consistency",
     "export_jsonl",
+    "export_parquet",
+    "parquet_checkpoint",
+    "checkpoint_due",
+    "consistency_between",
 ]
 
 
@@ -178,6 +182,22 @@ def checkpoint_if_due(log: SqlAuditLog, signer: CheckpointSigner, *, every: int,
     return make_checkpoint(log, signer, directory=directory)
 
 
+def checkpoint_due(log: SqlAuditLog, *, every: int, max_age_seconds: float, now: datetime | None = None) -> bool:
+    """Whether a periodic worker should sign now: ``every`` entries since the last checkpoint, or any new entry
+    once the last checkpoint is ``max_age_seconds`` old (so a quiet log is still sealed within that time)."""
+    size = log.size()
+    latest = log.latest_checkpoint()
+    pending = size - (latest.tree_size if latest else 0)
+    if pending <= 0:
+        return False
+    if every and pending >= every:
+        return True
+    if latest is None:
+        return True
+    age = ((now or datetime.now(UTC)) - datetime.fromisoformat(latest.created_at)).total_seconds()
+    return max_age_seconds > 0 and age >= max_age_seconds
+
+
 def external_checkpoints(directory: Path | None) -> list[Checkpoint]:
     if directory is None or not directory.is_dir():
         return []
@@ -198,12 +218,23 @@ def verify_log(log: SqlAuditLog, verifier: CheckpointVerifier | None, *,
 
 
 def verify_export(path: Path, verifier: CheckpointVerifier) -> Verification:
-    """Verify an export and its checkpoint offline, without the database."""
-    checkpoint = Checkpoint.from_dict(json.loads(_export_checkpoint_path(path).read_text()))
+    """Verify an export (JSONL or ``.parquet``) and its checkpoint offline, without the database.
+
+    The checkpoint is ``PATH.checkpoint.json``; a Parquet export without it uses the one in its metadata."""
+    sidecar = _export_checkpoint_path(path)
+    embedded = parquet_checkpoint(path) if path.suffix == ".parquet" and not sidecar.is_file() else None
+    checkpoint = embedded or Checkpoint.from_dict(json.loads(sidecar.read_text()))
     return verify_chain(_read_export(path), [checkpoint], verifier.verify)
 
 
 def _read_export(path: Path) -> Iterator[AuditEntry]:
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq  # only the Parquet path needs pyarrow
+
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=50_000):
+            for row in batch.to_pylist():
+                yield AuditEntry(**row)
+        return
     with path.open(encoding="utf-8") as fh:
         for line in fh:
             if line.strip():
@@ -240,6 +271,21 @@ def entry_proof(log: SqlAuditLog, seq: int) -> dict[str, Any]:
     }
 
 
+def consistency_between(log: SqlAuditLog, old_size: int, new_size: int | None = None) -> dict[str, Any]:
+    """Both signed checkpoints (``new_size`` default: the latest) and the RFC 6962 consistency proof between them:
+    what an auditor holding the old checkpoint checks before trusting the new one."""
+    stored = {cp.tree_size: cp for cp in log.checkpoints()}
+    new = stored.get(new_size) if new_size is not None else log.latest_checkpoint()
+    old = stored.get(old_size)
+    if old is None or new is None:
+        missing = old_size if old is None else new_size
+        raise NotFound(f"no signed checkpoint at tree size {missing}", code="checkpoint_not_found")
+    if old.tree_size > new.tree_size:
+        raise Conflict("the old checkpoint must not be larger than the new one", code="checkpoint_order")
+    return {"old": old.to_dict(), "new": new.to_dict(),
+            "proof": checkpoint_consistency(log, old.tree_size, new.tree_size)}
+
+
 def checkpoint_consistency(log: SqlAuditLog, old_size: int, new_size: int) -> list[str]:
     """The RFC 6962 consistency proof between the tree heads of two checkpoints."""
     hashes = [leaf_hash(h) for h in log.leaf_hashes(new_size)]
@@ -264,3 +310,46 @@ def export_jsonl(log: SqlAuditLog, out: Path) -> tuple[Checkpoint, int]:
             n += 1
     _export_checkpoint_path(out).write_text(json.dumps(checkpoint.to_dict(), indent=2) + "\n")
     return checkpoint, n
+
+
+_PARQUET_CHECKPOINT_KEY = b"returns_triage.audit.checkpoint"
+
+
+def export_parquet(log: SqlAuditLog, out: Path, *, batch_rows: int = 50_000) -> tuple[Checkpoint, int]:
+    """The same export as :func:`export_jsonl` as a Parquet file (one row per entry, every field a column).
+
+    The checkpoint it matches is written beside it (``OUT.checkpoint.json``) and into the file's key-value metadata,
+    so either travels on its own. Needs pyarrow, imported here only.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    checkpoint = _latest_or_404(log)
+    schema = pa.schema([("seq", pa.int64()), ("tenant", pa.string()), ("kind", pa.string()),
+                        ("subject_id", pa.string()), ("actor", pa.string()), ("created_at", pa.string()),
+                        ("payload", pa.string()), ("prev_hash", pa.string()), ("entry_hash", pa.string())],
+                       metadata={_PARQUET_CHECKPOINT_KEY: json.dumps(checkpoint.to_dict()).encode()})
+    out.parent.mkdir(parents=True, exist_ok=True)
+    n = 0
+    rows: list[dict[str, Any]] = []
+    with pq.ParquetWriter(out, schema, compression="zstd") as writer:
+        for entry in log.iter_entries(upto=checkpoint.tree_size):
+            rows.append(entry.to_dict())
+            if len(rows) >= batch_rows:
+                writer.write_table(pa.Table.from_pylist(rows, schema=schema))
+                n += len(rows)
+                rows = []
+        if rows or n == 0:
+            writer.write_table(pa.Table.from_pylist(rows, schema=schema))
+            n += len(rows)
+    _export_checkpoint_path(out).write_text(json.dumps(checkpoint.to_dict(), indent=2) + "\n")
+    return checkpoint, n
+
+
+def parquet_checkpoint(path: Path) -> Checkpoint | None:
+    """The checkpoint embedded in a Parquet export's metadata (None for a file without one)."""
+    import pyarrow.parquet as pq
+
+    meta = pq.read_schema(path).metadata or {}
+    raw = meta.get(_PARQUET_CHECKPOINT_KEY)
+    return None if raw is None else Checkpoint.from_dict(json.loads(raw))

@@ -13,11 +13,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Row, func, select, text
+from sqlalchemy.dialects import postgresql, sqlite
 
 from returns_triage.serving.domain.audit import GENESIS_HASH, AuditEntry, Checkpoint, chain_entry
-from returns_triage.serving.storage.tables import audit_checkpoints, audit_entries
+from returns_triage.serving.domain.model import canonical_json, sha256_of
+from returns_triage.serving.storage.tables import audit_checkpoints, audit_entries, policy_documents
 
-__all__ = ["append_entry", "SqlAuditLog"]
+__all__ = ["append_entry", "store_policy_document", "SqlAuditLog"]
 
 # Any constant works; it only has to be the same in every process that appends.
 _PG_CHAIN_LOCK = 0x72747269616765  # "rtriage"
@@ -51,6 +53,17 @@ def append_entry(conn: Connection, *, tenant: str, kind: str, subject_id: str, a
                         created_at=created_at or _now(), payload=payload)
     conn.execute(audit_entries.insert().values(**entry.to_dict()))
     return entry
+
+
+def store_policy_document(conn: Connection, *, version: str, content: dict[str, Any]) -> str:
+    """Keep a policy's content under its sha256 inside the caller's transaction (a no-op when already stored)."""
+    digest = sha256_of(content)
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    conn.execute(insert(policy_documents).values(
+        sha256=digest, version=version, name=str((content.get("policy") or {}).get("name") or version),
+        content=canonical_json(content).decode(), created_at=datetime.now(UTC),
+    ).on_conflict_do_nothing(index_elements=["sha256"]))
+    return digest
 
 
 class SqlAuditLog:
@@ -142,3 +155,18 @@ class SqlAuditLog:
                 select(audit_checkpoints).order_by(audit_checkpoints.c.tree_size.desc()).limit(1)
             ).mappings().first()
         return None if row is None else Checkpoint.from_dict(dict(row))
+
+    def policy_document(self, *, sha256: str | None = None, version: str | None = None) -> dict[str, Any] | None:
+        """A stored policy's content by its sha256 (exact) or its version; None when it was never stored."""
+        import json
+
+        query = select(policy_documents.c.content)
+        if sha256:
+            query = query.where(policy_documents.c.sha256 == sha256)
+        elif version:
+            query = query.where(policy_documents.c.version == version)
+        else:
+            raise ValueError("give sha256 or version")
+        with self.engine.connect() as conn:
+            text_ = conn.execute(query.limit(1)).scalar_one_or_none()
+        return None if text_ is None else dict(json.loads(text_))
