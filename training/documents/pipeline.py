@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -187,7 +187,8 @@ def _parity(model: Any, path: Path, X: np.ndarray) -> float:
 
 
 def train_document_bundle(out_dir: Path, seed: int = 0, quick: bool = False,
-                          families: Sequence[str] | None = None, *, config: TrainConfig | None = None) -> Manifest:
+                          families: Sequence[str] | None = None, *, config: TrainConfig | None = None,
+                          tracking: Callable[[dict[str, Any]], None] | None = None) -> Manifest:
     """Generate, train, export and write the ``documents`` bundle into ``out_dir``.
 
     ``families`` defaults to every family not held out for the benchmark, so a default bundle can be
@@ -195,7 +196,14 @@ def train_document_bundle(out_dir: Path, seed: int = 0, quick: bool = False,
     """
     # One OpenMP thread: on a shared 2-core machine the boosting's thread pool spins and runs up to 50x slower.
     with threadpool_limits(limits=1):
-        return _train(Path(out_dir), seed, quick, families, config or (QUICK if quick else FULL))
+        manifest = _train(Path(out_dir), seed, quick, families, config or (QUICK if quick else FULL))
+    if tracking is not None:
+        # Slices are per field (out-of-family F1), since documents have no facility or segment of their own.
+        tracking({"family": "documents", "manifest": manifest, "bundle_dir": Path(out_dir),
+                  "params": {"seed": seed, "quick": quick, **manifest.lineage["config"]},
+                  "slices": {"field": {k: {"oof_f1": v} for k, v in
+                                       (manifest.metrics.get("oof_field_f1_by_field") or {}).items()}}})
+    return manifest
 
 
 def _train(out_dir: Path, seed: int, quick: bool, families: Sequence[str] | None, config: TrainConfig) -> Manifest:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -171,8 +172,12 @@ def write_fraud_bundle(out_dir: Path, trained: TrainedFraudModel, parity_feature
     )
 
 
-def train_fraud_bundle(out_dir: Path, seed: int = 0, quick: bool = False) -> Manifest:
-    """Simulate a world, train on its first 9 months, calibrate on the last 3, export and write the bundle."""
+def train_fraud_bundle(out_dir: Path, seed: int = 0, quick: bool = False,
+                       tracking: Callable[[dict[str, Any]], None] | None = None) -> Manifest:
+    """Simulate a world, train on its first 9 months, calibrate on the last 3, export and write the bundle.
+
+    ``tracking`` receives the run record (``family``, ``manifest``, ``bundle_dir``, ``params``, the calibration
+    ``WorldCases`` to measure slices on); see training/lifecycle/tracked.py, which logs it to MLflow."""
     config = WorldConfig(seed=seed, customers=8_000 if quick else 20_000, months=12)
     world = simulate_world(config)
     labels = world.labels()
@@ -188,4 +193,9 @@ def train_fraud_bundle(out_dir: Path, seed: int = 0, quick: bool = False) -> Man
                                                              "months": config.months},
                "train_days": [0, cut], "calibration_days": [cut, config.days], "labels": "ground truth is_fraud",
                "legit_downsampling": 0.3}
-    return write_fraud_bundle(Path(out_dir), trained, calibration.features, lineage=lineage)
+    manifest = write_fraud_bundle(Path(out_dir), trained, calibration.features, lineage=lineage)
+    if tracking is not None:
+        tracking({"family": "fraud", "manifest": manifest, "bundle_dir": Path(out_dir), "evaluation": calibration,
+                  "params": {"seed": seed, "quick": quick, "customers": config.customers, "months": config.months,
+                             "max_iter": 150 if quick else 300, "legit_downsampling": 0.3}})
+    return manifest
