@@ -20,7 +20,7 @@ from returns_triage.serving.storage.webhooks import SqlWebhookStore
 
 __all__ = ["webhook_router"]
 
-Event = Literal["decision.created", "review.completed", "outcome.recorded"]
+Event = Literal["decision.created", "review.completed", "outcome.recorded", "monitoring.alert"]
 Url = Annotated[str, Meta(min_length=8, max_length=2000, pattern="^https?://")]
 Secret = Annotated[str, Meta(min_length=16, max_length=128)]
 

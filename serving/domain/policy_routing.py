@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from returns_triage.serving.domain.failsafe import FailsafeBoard, tightened_gates
 from returns_triage.serving.domain.model import (
     Decision,
     DocumentAssessment,
@@ -43,6 +44,7 @@ class Assessment:
     settings: dict[str, tuple[Any, str]]  # effective setting -> (value, where it came from)
     audit_propensity: float  # P(an eligible case is sampled for audit) under these settings
     audit_sampled: bool
+    failsafe: str | None = None  # the open fail-safe that holds this otherwise eligible case, by its clause
 
     @property
     def eligible(self) -> bool:
@@ -76,8 +78,9 @@ def _day(value: Any) -> date | None:
 class DocumentPolicy:
     """Routes returns by a :class:`PolicyDocument`. Immutable; resolved rule sets are cached per context."""
 
-    def __init__(self, document: PolicyDocument) -> None:
+    def __init__(self, document: PolicyDocument, failsafe: FailsafeBoard | None = None) -> None:
         self.document = document
+        self.failsafe = failsafe  # open fail-safe states written by `triage monitor` (serving/domain/failsafe.py)
         self._cache: dict[tuple[str, ...], dict[str, tuple[Any, str]]] = {}
 
     @classmethod
@@ -123,16 +126,39 @@ class DocumentPolicy:
             self._document_gates(documents, s, holds, evidence)
         rate, _ = s["audit_sample_rate"]
         eligible = not violations and not holds
+        failsafe = self._failsafe_gate(case, reason, risk, s, evidence) if eligible else None
         return Assessment(
             violations=tuple(violations), holds=tuple(holds), evidence=tuple(evidence), settings=s,
-            audit_propensity=float(rate), audit_sampled=eligible and audit_draw(case) < rate,
+            audit_propensity=float(rate), audit_sampled=eligible and audit_draw(case) < rate, failsafe=failsafe,
         )
+
+    def _failsafe_gate(self, case: ReturnCase, reason: ReasonAssessment, risk: RiskAssessment | None,
+                       s: dict[str, tuple[Any, str]], evidence: list[str]) -> str | None:
+        """The clause of an open fail-safe that holds this eligible case, or None (noted in the evidence when a
+        fail-safe is open but the case clears its tightened gates)."""
+        state = self.failsafe.for_case(case.tenant, case.segment) if self.failsafe is not None else None
+        if state is None:
+            return None
+        min_conf, max_risk = tightened_gates(s["gates.min_reason_confidence"][0], s["gates.max_fraud_risk"][0],
+                                             state.factor)
+        score = risk.score if risk is not None else 0.0
+        if state.factor > 0.0 and reason.confidence >= min_conf and score <= max_risk:
+            evidence.append(f"{state.clause()}: p={reason.confidence:.2f} ≥ {min_conf:.2f} and risk {score:.1%} "
+                            f"≤ {max_risk:.1%}")
+            return None
+        return state.clause()
 
     def route(self, case: ReturnCase, reason: ReasonAssessment, risk: RiskAssessment | None, now: datetime,
               documents: DocumentAssessment | None = None) -> Route:
         a = self.assess(case, reason, risk, now, documents)
         s = a.settings
         tag = f"policy {self.version}"
+        if a.eligible and a.failsafe is not None:
+            # Held by the fail-safe: reviewed like an audit sample with propensity 1, so the monitor keeps
+            # measuring the error the normal gates would make and can clear the fail-safe when it is back.
+            sample = "audit sample: would be auto-approved, sampled with propensity 1.0000"
+            return self._review(case, (a.failsafe, sample), a.evidence, s["audit_queue"][0], 10, now, s, tag,
+                                lead="queued by the fail-safe")
         if a.eligible and not a.audit_sampled:
             return Route(route="auto_approve", reasons=a.evidence,
                          explanation="auto-approved: " + " · ".join((*a.evidence, tag)))

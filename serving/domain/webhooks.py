@@ -20,6 +20,7 @@ __all__ = [
     "DECISION_CREATED",
     "REVIEW_COMPLETED",
     "OUTCOME_RECORDED",
+    "MONITORING_ALERT",
     "SIGNATURE_VERSION",
     "DEFAULT_TOLERANCE_SECONDS",
     "event_body",
@@ -32,7 +33,8 @@ __all__ = [
 DECISION_CREATED: Final = "decision.created"
 REVIEW_COMPLETED: Final = "review.completed"
 OUTCOME_RECORDED: Final = "outcome.recorded"
-EVENTS: Final = (DECISION_CREATED, REVIEW_COMPLETED, OUTCOME_RECORDED)
+MONITORING_ALERT: Final = "monitoring.alert"  # written by `triage monitor` (serving/storage/monitoring.py)
+EVENTS: Final = (DECISION_CREATED, REVIEW_COMPLETED, OUTCOME_RECORDED, MONITORING_ALERT)
 
 SIGNATURE_VERSION: Final = "v1"
 DEFAULT_TOLERANCE_SECONDS: Final = 300

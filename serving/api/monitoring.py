@@ -1,0 +1,159 @@
+"""HTTP edge of monitoring, read-only: ``/v1/monitoring/windows``, ``/alerts``, ``/failsafe`` and the Evidently
+HTML report of a window (``/reports/{window_id}``).
+
+Everything here reads what `triage monitor` stored (database rows and report files under
+``$TRIAGE_HOME/monitoring``); the API process never computes drift and never imports Evidently. Reads are scoped
+to the caller's tenant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+from litestar import Response, Router, get
+from litestar.datastructures import State
+from litestar.params import Parameter
+from msgspec import Struct
+
+from returns_triage.errors import NotFound
+from returns_triage.serving.domain.access import Principal
+from returns_triage.serving.storage.monitoring import SqlMonitoringStore
+
+__all__ = ["monitoring_router", "reports_dir", "monitoring_collector"]
+
+_LIMIT = Annotated[int, Parameter(ge=1, le=1000, description="at most this many, newest (or most harmful) first")]
+
+
+class WindowOut(Struct, kw_only=True):
+    window_id: str
+    segment: str
+    window_start: datetime
+    window_end: datetime
+    computed_at: datetime
+    decisions: int
+    labelled: int
+    metrics: dict[str, Any]
+    has_report: bool
+
+
+class AlertOut(Struct, kw_only=True):
+    alert_id: str
+    window_id: str
+    segment: str
+    kind: str
+    metric: str
+    value: float
+    threshold: float
+    impact: float
+    message: str
+    created_at: datetime
+
+
+class FailsafeOut(Struct, kw_only=True):
+    state_id: str
+    segment: str
+    factor: float
+    metric: str
+    value: float
+    target: float
+    reason: str
+    opened_at: str
+    cleared_at: str | None
+    cleared_reason: str | None
+
+
+class FailsafePage(Struct, kw_only=True):
+    active: list[FailsafeOut]
+    history: list[FailsafeOut]
+
+
+def reports_dir(home: Path) -> Path:
+    """Where `triage monitor` keeps the per-window HTML reports, and the only place this API serves them from."""
+    return home / "monitoring" / "reports"
+
+
+def _store(state: State) -> SqlMonitoringStore:
+    return SqlMonitoringStore(state.ctx.engine)
+
+
+@get("/windows", sync_to_thread=True, tags=["monitoring"],
+     summary="Monitoring results per window and segment (segment \"*\" is all segments)")
+def list_windows(state: State, principal: Principal, segment: str | None = None, since: datetime | None = None,
+                 limit: _LIMIT = 100) -> list[WindowOut]:
+    return [WindowOut(**w) for w in _store(state).list_windows(principal.tenant, segment=segment, since=since,
+                                                               limit=limit)]
+
+
+@get("/windows/{window_id:str}", sync_to_thread=True, tags=["monitoring"], summary="One window's results")
+def get_window(window_id: str, state: State, principal: Principal) -> WindowOut:
+    w = _store(state).get_window(principal.tenant, window_id)
+    w.pop("report_file", None)
+    return WindowOut(**w)
+
+
+@get("/alerts", sync_to_thread=True, tags=["monitoring"],
+     summary="Alerts ranked by performance impact (expected extra wrong auto-approvals per 1,000 decisions)")
+def list_alerts(state: State, principal: Principal, since: datetime | None = None,
+                limit: _LIMIT = 100) -> list[AlertOut]:
+    return [AlertOut(**a) for a in _store(state).list_alerts(principal.tenant, since=since, limit=limit)]
+
+
+@get("/failsafe", sync_to_thread=True, tags=["monitoring"],
+     summary="The routing fail-safe: open states and the history of openings and clearings, with their reasons")
+def get_failsafe(state: State, principal: Principal, limit: _LIMIT = 100) -> FailsafePage:
+    history = [FailsafeOut(**{k: v for k, v in s.to_dict().items() if k != "tenant"})
+               for s in _store(state).failsafe_history(principal.tenant, limit=limit)]
+    return FailsafePage(active=[s for s in history if s.cleared_at is None], history=history)
+
+
+@get("/reports/{window_id:str}", sync_to_thread=True, tags=["monitoring"], media_type="text/html",
+     summary="The Evidently drift report of a window (self-contained HTML)")
+def get_report(window_id: str, state: State, principal: Principal) -> Response[bytes]:
+    w = _store(state).get_window(principal.tenant, window_id)
+    root = reports_dir(state.ctx.settings.home).resolve()
+    name = w.get("report_file")
+    path = Path(name).resolve() if name else None
+    # Serve only files under the reports directory, whatever a row says.
+    if path is None or not path.is_relative_to(root) or not path.is_file():
+        raise NotFound(f"no report for monitoring window {window_id}", code="report_not_found")
+    return Response(content=path.read_bytes(), media_type="text/html")
+
+
+def monitoring_collector(ctx: Any) -> Iterable[Any]:
+    """Prometheus gauges (``GET /metrics``) from the latest stored window per segment, the open fail-safes and
+    the most harmful recent alert: what to page on is performance impact, not drift alone."""
+    from returns_triage.serving.api.metrics import MetricFamily, Sample
+
+    store = SqlMonitoringStore(ctx.engine)
+    latest: dict[str, dict[str, Any]] = {}
+    for w in store.list_windows(ctx.tenant, limit=200):
+        latest.setdefault(w["segment"], w)
+    figures = {
+        "triage_monitor_auto_approval_error": ("realised auto-approval error (IPW over audit samples), latest window",
+                                               ("performance", "auto_approval_error")),
+        "triage_monitor_estimated_auto_approval_error": ("confidence-based estimate of the auto-approval error",
+                                                         ("estimate", "estimated_auto_approval_error")),
+        "triage_monitor_reason_accuracy": ("reason accuracy against confirmed reasons", ("performance",
+                                                                                         "reason_accuracy")),
+        "triage_monitor_straight_through_rate": ("share auto-approved", ("performance", "straight_through_rate")),
+    }
+    for name, (help_, (group, key)) in figures.items():
+        samples = [Sample(float(v), {"segment": seg}) for seg, w in latest.items()
+                   if isinstance(v := (w["metrics"].get(group) or {}).get(key), int | float)]
+        yield MetricFamily(name, help_, "gauge", samples)
+    active = [s for s in store.open_failsafes() if s.tenant == ctx.tenant]
+    yield MetricFamily("triage_failsafe_active", "1 while the routing fail-safe tightens a segment", "gauge",
+                       [Sample(1.0, {"segment": s.segment}) for s in active])
+    alerts = store.list_alerts(ctx.tenant, limit=1)
+    yield MetricFamily("triage_monitor_top_alert_impact",
+                       "impact of the most harmful stored alert (extra wrong auto-approvals per 1,000)", "gauge",
+                       [Sample(float(alerts[0]["impact"]), {"metric": alerts[0]["metric"]})] if alerts else [])
+
+
+def monitoring_router() -> Router:
+    """The monitoring read routes, mounted under ``/v1/monitoring`` by ``create_app``."""
+    return Router(path="/v1/monitoring", route_handlers=[list_windows, get_window, list_alerts, get_failsafe,
+                                                         get_report])
