@@ -23,6 +23,7 @@ from litestar.params import Body
 from litestar.response import Redirect
 
 from returns_triage.errors import Conflict, InvalidInput, NotFound, TriageError
+from returns_triage.serving.api.permissions import OVERRIDE_ROLES
 from returns_triage.serving.domain import review as rules
 from returns_triage.serving.domain.access import Principal
 from returns_triage.serving.service.review import ReviewService
@@ -201,9 +202,13 @@ def case_page(item_id: str, request: Request[Any, Any, Any]) -> Response[Any]:
     case_file = SqlCaseFiles(request.app.state.ctx.engine).case_file(principal.tenant, item_id)
     now = service.clock()
     holder = item.status == rules.CLAIMED and item.claimed_by == principal.actor
+    supervisor = principal.role in OVERRIDE_ROLES
+    queues = SqlCaseFiles(request.app.state.ctx.engine).queues(principal.tenant) if supervisor else []
     return _html("case.html", principal=principal, item=item, sla=item.sla_state(now), holder=holder,
+                 supervisor=supervisor, queues=queues,
                  request_=case_file["request"], decision=case_file["decision"],
                  documents=_documents_view(case_file["decision"]), error=request.query_params.get("error"),
+                 flash=request.query_params.get("flash"),
                  history=service.history(principal.tenant, item_id))
 
 
@@ -249,6 +254,52 @@ def release(item_id: str, request: Request[Any, Any, Any], data: Form) -> Respon
     return _redirect("/console/queue", queue=item.queue, flash=f"Released {item.case_id}.")
 
 
+_SUPERVISOR_ACTIONS = ("override", "release", "reassign", "escalate")
+
+
+@post("/items/{item_id:str}/supervise/{action:str}", sync_to_thread=True, status_code=303, include_in_schema=False)
+def supervise(item_id: str, action: str, request: Request[Any, Any, Any], data: Form) -> Response[Any]:
+    """A supervisor's override of the item's holder: decide, release, reassign or escalate without the claim's
+    token. Each is recorded on the item's history as an override, by the supervisor's own key; the form must
+    carry the confirmation tick, and an overriding decision a note saying why."""
+    principal = _principal(request)
+    if principal is None or not _same_origin(request):
+        return _redirect("/console/sign-in")
+    back = f"/console/items/{item_id}"
+    if principal.role not in OVERRIDE_ROLES or action not in _SUPERVISOR_ACTIONS:
+        return _redirect(back, error="Supervisor actions need the supervisor role.")
+    if data.get("confirm") != "yes":
+        return _redirect(back, error="Not recorded: tick the box to confirm the supervisor action.")
+    note = (data.get("note") or "").strip() or None
+    service = _reviews(request.app.state)
+    try:
+        if action == "override":
+            if note is None:
+                return _redirect(back, error="Not recorded: an override needs a note saying why.")
+            fraud = {"yes": True, "no": False}.get(data.get("fraud_confirmed") or "")
+            verdict = rules.ReviewVerdict(action=data.get("action") or "", reviewer=principal.actor,
+                                          corrected_reason_code=data.get("corrected_reason_code") or None,
+                                          fraud_confirmed=fraud, note=note)
+            item, _ = service.decide(principal.tenant, item_id, verdict, token=None, override=True)
+            done = f"Override recorded: {verdict.action.replace('_', ' ')} {item.case_id}."
+        elif action == "release":
+            item = service.release(principal.tenant, item_id, principal.actor, token=None, override=True, note=note)
+            done = f"Released {item.case_id} to {item.queue}."
+        elif action == "escalate":
+            item = service.escalate(principal.tenant, item_id, principal.actor, token=None, override=True,
+                                    to_queue=data.get("to_queue") or None, note=note)
+            done = f"Escalated {item.case_id} to {item.queue}."
+        else:
+            item = service.reassign(principal.tenant, item_id, principal.actor, token=None, override=True,
+                                    to_reviewer=(data.get("to_reviewer") or "").strip() or None,
+                                    to_queue=data.get("to_queue") or None, note=note)
+            done = f"Reassigned {item.case_id}" + (f" to {item.claimed_by}" if item.claimed_by else "") + \
+                f" in {item.queue}."
+    except TriageError as exc:
+        return _redirect(back, error=f"Not recorded: {exc.message}")
+    return _redirect(back, flash=done)
+
+
 @get("/static/{name:str}", sync_to_thread=False, include_in_schema=False)
 def static(name: str) -> Response[bytes]:
     types = {"console.js": "text/javascript; charset=utf-8", "console.css": "text/css; charset=utf-8"}
@@ -286,4 +337,4 @@ def console_router() -> Router:
     each handler authenticates the session cookie itself (``_principal``)."""
     return Router(path="/console", include_in_schema=False, route_handlers=[
         console_home, sign_in_page, sign_in, sign_out, queue_page, queue_rows, claim_next, case_page, decide,
-        release, static])
+        release, supervise, static])

@@ -178,3 +178,50 @@ def test_a_key_without_a_review_role_cannot_sign_in(chromium, live) -> None:  # 
     assert page.url.endswith("/console/sign-in")
     _shot(page, "06-sign-in-refused")
     page.close()
+
+
+def test_a_supervisor_overrides_a_decision_and_sees_it_recorded(chromium, live) -> None:  # type: ignore[no-untyped-def]
+    base, engine = live
+    queued = _seed(base, engine, 2)
+    supervisor_key = _key(engine, "supervisor")
+    context = chromium.new_context(viewport={"width": 1280, "height": 1100})
+    context.set_default_timeout(90_000)  # the server shares two cores with the rest of the suite
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{base}/console/sign-in")
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'key'")
+    page.keyboard.type(supervisor_key)
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{base}/console/queue", timeout=60_000)
+
+    # Open a queued case without claiming it: the supervisor acts over the queue, not through a claim.
+    row = page.locator("#queue-rows tr[data-item]").first
+    case_id = row.locator("td").first.inner_text().split()[0]
+    page.goto(base + row.get_attribute("data-href"))
+    assert page.locator("#supervise").is_visible()
+    assert case_id in {q["body"]["case_id"] for q in queued}
+    form = page.locator("#override-form")
+    form.locator('select[name="action"]').select_option("reject")
+    form.locator('textarea[name="note"]').fill("Customer confirmed by phone the item was never shipped back.")
+    # The browser will not send the form until the override is confirmed.
+    form.locator("#submit-override").click()
+    assert page.locator("#override-form input[name=confirm]:invalid").count() == 1 and "flash=" not in page.url
+    form.locator('input[name="confirm"]').check()
+    _shot(page, "07-supervisor-override")
+    form.locator("#submit-override").click()
+    page.wait_for_url("**flash=**")
+    assert f"Override recorded: reject {case_id}." in page.locator(".flash").inner_text()
+    history = page.locator("ol.history").inner_text()
+    assert "decided by key:" in history and "reject" in history and "override" in history
+    assert page.locator("#supervise").count() == 0  # the case is done: nothing left to override
+    _shot(page, "08-override-recorded")
+
+    with engine.connect() as conn:
+        decided = conn.execute(select(review_decisions.c.reviewer, review_decisions.c.action,
+                                      review_decisions.c.override, review_decisions.c.note)).all()
+    prefix = supervisor_key.split("_")[1]
+    assert [tuple(r) for r in decided] == [
+        (f"key:{prefix}", "reject", True, "Customer confirmed by phone the item was never shipped back.")]
+    assert errors == []
+    context.close()

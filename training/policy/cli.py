@@ -17,6 +17,8 @@ def run_policy_command(args: argparse.Namespace) -> int:
         doc = load_policy_document(args.file)
         print(json.dumps({"file": doc.source, "version": doc.version}))
         return 0
+    if args.policy_command == "simulate" and getattr(args, "from_db", False):
+        return _simulate_stored(args)
     from returns_triage.training.policy.history import REASON_MODEL_NOTE, simulated_history
 
     policy = DocumentPolicy.from_file(args.policy)
@@ -30,6 +32,28 @@ def run_policy_command(args: argparse.Namespace) -> int:
                           "model_evidence": REASON_MODEL_NOTE, **simulate(policy, history, live)}))
         return 0
     return _calibrate(args, policy, history)
+
+
+def _simulate_stored(args: argparse.Namespace) -> int:
+    from returns_triage.serving.storage import make_engine
+    from returns_triage.settings import Settings
+    from returns_triage.training.policy.replay import replay_stored
+    from returns_triage.training.policy.stored import load_stored_cases, parse_bound
+
+    settings = Settings.from_env()
+    candidate = DocumentPolicy.from_file(args.policy)
+    live_file = args.live or (None if settings.policy_file == "default" else settings.policy_file)
+    live = DocumentPolicy.from_file(live_file)
+    engine = make_engine(settings.database_url)
+    try:
+        stored = load_stored_cases(engine, since=parse_bound(args.since), until=parse_bound(args.until, end=True),
+                                   tenant=args.tenant)
+    finally:
+        engine.dispose()
+    source = {"history": "stored decisions", "database": engine.url.render_as_string(hide_password=True),
+              "since": args.since, "until": args.until, "tenant": args.tenant}
+    print(json.dumps({**source, **replay_stored(candidate, live, stored)}))
+    return 0
 
 
 def _calibrate(args: argparse.Namespace, policy: DocumentPolicy, history) -> int:  # type: ignore[no-untyped-def]
