@@ -11,7 +11,7 @@ from returns_triage.settings import Settings
 __all__ = ["train_default_bundles", "train_default_reason_bundle", "DEFAULT_BUNDLES"]
 
 # Every bundle a default deployment serves; `reason` is required, the others enrich the decision.
-DEFAULT_BUNDLES = ("reason", "fraud", "documents")
+DEFAULT_BUNDLES = ("reason", "fraud", "documents", "disposition")
 
 
 def _present(directory: Path) -> bool:
@@ -19,13 +19,14 @@ def _present(directory: Path) -> bool:
 
 
 def train_default_reason_bundle(out_dir: Path, *, cache_dir: Path | None = None, quick: bool = False,
-                                seed: int = 0) -> None:
+                                seed: int = 0, cascade: bool = True) -> None:
     from returns_triage.datasets.reasons import OUT_OF_SCOPE, generate_corpus
     from returns_triage.training.reason.pipeline import ReasonTrainingData, fit_reason_bundle
 
     examples = generate_corpus(seed=seed, per_code=80 if quick else 300)
     data = ReasonTrainingData([e.text for e in examples], [e.label for e in examples])
-    fit_reason_bundle(data, out_dir, ood_label=OUT_OF_SCOPE, cache_dir=cache_dir, seed=seed)
+    # With the cascade's first stage (cascade.onnx): the default bundle answers confident texts without the encoder.
+    fit_reason_bundle(data, out_dir, ood_label=OUT_OF_SCOPE, cache_dir=cache_dir, seed=seed, cascade=cascade)
 
 
 def train_default_bundles(settings: Settings, *, force: bool = False, quick: bool = False,
@@ -52,4 +53,11 @@ def train_default_bundles(settings: Settings, *, force: bool = False, quick: boo
         print(f"training the default document extractor into {documents_dir}", file=sys.stderr)
         train_document_bundle(documents_dir, seed=0, quick=quick)
         trained.append("documents")
+    disposition_dir = settings.model_dir / "disposition"
+    if "disposition" in only and (force or not _present(disposition_dir)):
+        from returns_triage.training.disposition import train_disposition_bundle
+
+        print(f"training the default disposition model into {disposition_dir}", file=sys.stderr)
+        train_disposition_bundle(disposition_dir, seed=0, quick=quick)
+        trained.append("disposition")
     return trained

@@ -34,8 +34,12 @@ _MODULES: dict[str, str] = {
     "fraud": "returns_triage.evaluation.benchmarks.fraud",
     "serving": "returns_triage.evaluation.benchmarks.serving",
     "queue": "returns_triage.evaluation.benchmarks.queue",
+    "idempotency": "returns_triage.evaluation.benchmarks.idempotency",
     "policy": "returns_triage.evaluation.benchmarks.policy",
     "disposition": "returns_triage.evaluation.benchmarks.disposition",
+    "score-batch": "returns_triage.evaluation.benchmarks.score_batch",
+    "load": "returns_triage.evaluation.benchmarks.load",
+    "drift-scenario": "returns_triage.evaluation.benchmarks.drift_scenario",
 }
 _REGISTRY: dict[str, Callable[[bool], BenchResult]] = {}
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated, Any
 
 from litestar import Litestar, Request, Response, get, post
@@ -18,24 +18,34 @@ from returns_triage.errors import InvalidInput
 from returns_triage.serving.api.audit import audit_router
 from returns_triage.serving.api.console import console_router
 from returns_triage.serving.api.documents import document_handlers
+from returns_triage.serving.api.inspections import inspection_router
+from returns_triage.serving.api.kpis import dashboard_router, kpi_router
+from returns_triage.serving.api.metrics import MetricsRegistry, default_registry, metrics_handler
 from returns_triage.serving.api.permissions import document_access, enforce_access, provide_principal, sees_pseudonyms
 from returns_triage.serving.api.problems import exception_handlers
+from returns_triage.serving.api.models import models_router
+from returns_triage.serving.api.monitoring import monitoring_collector, monitoring_router
 from returns_triage.serving.api.review import review_router
 from returns_triage.serving.api.webhooks import webhook_router
 from returns_triage.serving.api.schemas import DecisionOut, Health, ScoreRequest
 from returns_triage.serving.domain.access import Principal
+from returns_triage.serving.domain.failsafe import FailsafeBoard
 from returns_triage.serving.domain.policy import DocumentPolicy
 from returns_triage.serving.domain.pseudonyms import Pseudonymiser
 from returns_triage.serving.service.api_keys import ApiKeyService
+from returns_triage.serving.service.batching import MicroBatchingReasonScorer
 from returns_triage.serving.service.documents import DocumentService
-from returns_triage.serving.service.models import LoadedModels, load_models
+from returns_triage.serving.service.model_registry import ModelRegistry, serving_models
+from returns_triage.serving.service.models import LoadedModels
 from returns_triage.serving.service.rate_limit import RateLimiter
 from returns_triage.serving.service.scoring import ScoringService
 from returns_triage.serving.storage.api_keys import SqlApiKeyStore, SqlDocumentOwnership
 from returns_triage.serving.storage.documents import DocumentStore
 from returns_triage.serving.storage.engine import make_engine
 from returns_triage.serving.storage.key_files import load_or_create_secret
+from returns_triage.serving.storage.monitoring import SqlMonitoringStore
 from returns_triage.serving.storage.repository import SqlDecisionStore
+from returns_triage.serving.storage.shadow_predictions import SqlShadowPredictionStore
 from returns_triage.settings import Settings
 
 __all__ = ["create_app", "AppContext"]
@@ -56,6 +66,7 @@ class AppContext:
     api_keys: ApiKeyService
     rate_limiter: RateLimiter
     pseudonymiser: Pseudonymiser
+    registry: ModelRegistry | None = None
 
 
 def _ctx(state: State) -> AppContext:
@@ -113,14 +124,20 @@ async def healthz() -> Health:
 @get("/readyz", sync_to_thread=True, summary="Readiness: models loaded and database reachable", tags=["ops"])
 def readyz(state: State) -> Response[Health]:
     ctx = _ctx(state)
-    checks: dict[str, Any] = {"models": ctx.models.versions(), "model_errors": list(ctx.models.load_errors)}
+    models = ctx.registry.current if ctx.registry is not None else ctx.models
+    checks: dict[str, Any] = {"models": models.versions(), "model_errors": list(models.load_errors)}
     try:
         checks["database"] = SqlDecisionStore(ctx.engine).ping()
     except Exception:  # noqa: BLE001 - readiness reports, it does not raise
         log.warning("database not reachable", exc_info=True)
         checks["database"] = False
-    ready = ctx.models.ready and checks["database"] is True
+    ready = models.ready and checks["database"] is True
     return Response(Health(status="ready" if ready else "not_ready", checks=checks), status_code=200 if ready else 503)
+
+
+def _with_monitoring(registry: MetricsRegistry) -> MetricsRegistry:
+    registry.register(monitoring_collector)
+    return registry
 
 
 def create_app(
@@ -131,17 +148,42 @@ def create_app(
 ) -> Litestar:
     """Build the API. ``models`` / ``engine`` may be injected (tests); otherwise they come from ``settings``."""
     engine = engine or make_engine(settings.database_url, pool_size=settings.db_pool_size)
-    models = models if models is not None else load_models(settings.model_dir)
+    injected = models is not None
+    # Each family's champion from the local model store, else TRIAGE_MODEL_DIR/<family>.
+    models = models if models is not None else serving_models(settings)
+    if not settings.reason_cascade and hasattr(models.reason, "with_cascade"):
+        # TRIAGE_REASON_CASCADE=off: every text takes the full model path (what the cascade is measured against).
+        models = replace(models, reason=models.reason.with_cascade(False))
+    batcher = None
+    if settings.reason_batching and models.reason is not None:
+        # Concurrent requests share one encoder call; a copy, so injected models are left as they were.
+        batcher = MicroBatchingReasonScorer(models.reason, max_batch=settings.reason_batch_max,
+                                            max_wait_ms=settings.reason_batch_wait_ms)
+        models = replace(models, reason=batcher)
     for err in models.load_errors:
         log.error("model bundle not loaded: %s", err)
     # A bad policy document fails here, at start-up, naming the file and line.
     policy = DocumentPolicy.from_file(None if settings.policy_file == "default" else settings.policy_file)
+    # Fail-safe states written by `triage monitor` tighten the live policy (never the shadow one).
+    policy.failsafe = FailsafeBoard(SqlMonitoringStore(engine).open_failsafes,
+                                    refresh_seconds=settings.failsafe_refresh_seconds)
     shadow = None
     if settings.shadow_policy_file:
         shadow = DocumentPolicy.from_file(
             None if settings.shadow_policy_file == "default" else settings.shadow_policy_file)
     documents = DocumentService(DocumentStore(settings.documents_dir), models.documents,
                                 max_bytes=settings.max_document_bytes, owners=SqlDocumentOwnership(engine))
+
+    def _batched(fresh: LoadedModels) -> LoadedModels:
+        # Hot-swapped models are served the same way as the first ones.
+        if not settings.reason_batching or fresh.reason is None:
+            return fresh
+        return replace(fresh, reason=MicroBatchingReasonScorer(fresh.reason, max_batch=settings.reason_batch_max,
+                                                               max_wait_ms=settings.reason_batch_wait_ms))
+
+    registry = ModelRegistry.for_settings(settings, initial=models, prepare=_batched)
+    if not injected:
+        registry.start_polling(settings.model_poll_seconds)
     pseudonym_key = (bytes.fromhex(settings.pseudonym_key) if settings.pseudonym_key
                      else load_or_create_secret(settings.home / "keys" / "pseudonym.key"))
     ctx = AppContext(settings=settings, engine=engine, models=models, documents=documents,
@@ -149,9 +191,14 @@ def create_app(
                      rate_limiter=RateLimiter(settings.role_rate_limits()),
                      pseudonymiser=Pseudonymiser(pseudonym_key),
                      scoring=ScoringService(SqlDecisionStore(engine), models, policy, documents=documents,
-                                            shadow_policy=shadow))
+                                            shadow_policy=shadow, registry=registry,
+                                            shadow_store=SqlShadowPredictionStore(engine)),
+                     registry=registry)
 
     def _dispose() -> None:
+        registry.close()
+        if batcher is not None:
+            batcher.close()
         models.close()
         engine.dispose()
 
@@ -159,9 +206,11 @@ def create_app(
         guards=[enforce_access],
         dependencies={"principal": Provide(provide_principal, sync_to_thread=False)},
         route_handlers=[score_return, get_decision, healthz, readyz, *document_handlers(settings.max_document_bytes),
-                        review_router(), audit_router(), webhook_router(),
-                        console_router()],
-        state=State({"ctx": ctx}),
+                        review_router(), audit_router(), webhook_router(), models_router(), monitoring_router(),
+                        console_router(), inspection_router(), kpi_router(), dashboard_router(),
+                        metrics_handler],
+        # `metrics` holds the collectors GET /metrics runs (serving/api/metrics.py); register more on it here.
+        state=State({"ctx": ctx, "metrics": _with_monitoring(default_registry())}),
         exception_handlers=exception_handlers,
         request_max_body_size=settings.max_body_bytes,
         on_shutdown=[_dispose],

@@ -31,6 +31,7 @@ _READERS = frozenset({"workflow_engine", "reviewer", "supervisor", "auditor", "d
 _REVIEW = frozenset({"reviewer", "supervisor", "admin"})
 _AUDIT = frozenset({"auditor", "admin"})
 _WEBHOOKS = frozenset({"workflow_engine", "admin"})
+_MONITORING = frozenset({"data_scientist", "supervisor", "admin"})
 
 PERMISSIONS: dict[str, frozenset[str]] = {
     # scoring and decisions
@@ -56,6 +57,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "GET /v1/audit/entries": _AUDIT,
     "GET /v1/audit/entries/{seq}/proof": _AUDIT,
     "GET /v1/audit/checkpoints/latest": _AUDIT,
+    "GET /v1/audit/checkpoints": _AUDIT,
+    "GET /v1/audit/checkpoints/consistency": _AUDIT,
+    "GET /v1/audit/export/jsonl": _AUDIT,
+    "GET /v1/audit/export/parquet": _AUDIT,
     # webhooks: the workflow engine subscribes itself; dead letters are redelivered by it or an admin
     "POST /v1/webhooks/subscriptions": _WEBHOOKS,
     "GET /v1/webhooks/subscriptions": _WEBHOOKS,
@@ -65,6 +70,26 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "GET /v1/webhooks/deliveries": _WEBHOOKS,
     "GET /v1/webhooks/deliveries/{delivery_id}": _WEBHOOKS,
     "POST /v1/webhooks/deliveries/{delivery_id}/redeliver": _WEBHOOKS,
+    # inspections (warehouse systems record them with the workflow key) and supplier claims (procurement)
+    "POST /v1/inspections": frozenset({"workflow_engine", "supervisor", "admin"}),
+    "GET /v1/inspections/{inspection_id}": _READERS,
+    "GET /v1/supplier-claims": frozenset({"workflow_engine", "supervisor", "auditor", "admin"}),
+    "GET /v1/supplier-claims/export.csv": frozenset({"workflow_engine", "supervisor", "auditor", "admin"}),
+    "GET /v1/supplier-claims/export.json": frozenset({"workflow_engine", "supervisor", "auditor", "admin"}),
+    "GET /v1/supplier-claims/{claim_id}": frozenset({"workflow_engine", "supervisor", "auditor", "admin"}),
+    "POST /v1/supplier-claims/{claim_id}/status": frozenset({"workflow_engine", "supervisor", "admin"}),
+    # process intelligence and Prometheus metrics (scraped with a key of one of these roles)
+    "GET /v1/kpis": frozenset({"supervisor", "auditor", "data_scientist", "admin"}),
+    "GET /metrics": frozenset({"supervisor", "data_scientist", "admin"}),
+    # model lifecycle: which bundles are served; only an admin hot-swaps them (after `triage promote`)
+    "GET /v1/models": frozenset({"data_scientist", "admin"}),
+    "POST /v1/models/reload": frozenset({"admin"}),
+    # monitoring (read-only; written by `triage monitor`)
+    "GET /v1/monitoring/windows": _MONITORING,
+    "GET /v1/monitoring/windows/{window_id}": _MONITORING,
+    "GET /v1/monitoring/alerts": _MONITORING,
+    "GET /v1/monitoring/failsafe": _MONITORING | {"auditor"},
+    "GET /v1/monitoring/reports/{window_id}": frozenset({"data_scientist", "admin"}),
 }
 assert all(roles <= set(ROLES) for roles in PERMISSIONS.values())
 

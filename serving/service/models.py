@@ -4,15 +4,17 @@ The reason bundle is required (no decision without it); fraud and documents are 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from returns_triage.errors import BundleIntegrityError, ModelUnavailable
+from returns_triage.models.bundle import load_manifest
 from returns_triage.models.reason import ReasonModel, ReasonPrediction
 
-__all__ = ["ReasonScorer", "FraudRiskScorer", "DocumentExtractorLike", "LoadedModels", "load_models"]
+__all__ = ["ReasonScorer", "FraudRiskScorer", "DocumentExtractorLike", "DispositionRecommender", "LoadedModels",
+           "load_models"]
 
 
 class ReasonScorer(Protocol):
@@ -34,12 +36,21 @@ class DocumentExtractorLike(Protocol):
     def extract_bytes(self, data: bytes, filename: str = "") -> dict[str, Any]: ...
 
 
+class DispositionRecommender(Protocol):
+    version: str
+
+    def recommend(self, inspection: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, Any]: ...
+
+
 @dataclass(slots=True)
 class LoadedModels:
     reason: ReasonScorer | None = None
     fraud: FraudRiskScorer | None = None
     documents: DocumentExtractorLike | None = None
     load_errors: tuple[str, ...] = ()
+    disposition: DispositionRecommender | None = None
+    # family -> manifest digest of the loaded bundle: recorded with each decision so a replay can find the bundle.
+    digests: dict[str, str] = field(default_factory=dict)
 
     @property
     def ready(self) -> bool:
@@ -58,6 +69,8 @@ class LoadedModels:
             out["fraud"] = self.fraud.version
         if self.documents is not None:
             out["documents"] = self.documents.version
+        if self.disposition is not None:
+            out["disposition"] = self.disposition.version
         return out
 
     def close(self) -> None:
@@ -66,26 +79,35 @@ class LoadedModels:
             close()
 
 
-def load_models(model_dir: Path) -> LoadedModels:
-    """Load every bundle found under ``model_dir``; a bundle that fails verification is skipped and reported."""
+def load_models(model_dir: Path, *, bundle_dirs: Mapping[str, Path] | None = None) -> LoadedModels:
+    """Load every bundle found under ``model_dir``; a bundle that fails verification is skipped and reported.
+
+    ``bundle_dirs`` names another folder for some families (the local model store's champion, see
+    serving/service/model_registry.py); the others are read from ``model_dir/<family>``."""
+    from returns_triage.models.disposition import DispositionModel
     from returns_triage.models.documents import DocumentExtractor
     from returns_triage.models.fraud import FraudScorer
 
     errors: list[str] = []
+    digests: dict[str, str] = {}
 
     def load(name: str, loader: Callable[[Path], Any], *, required: bool = False) -> Any:
-        directory = model_dir / name
+        directory = Path((bundle_dirs or {}).get(name, model_dir / name))
         if not required and not (directory / "manifest.json").is_file():
             return None
         try:
-            return loader(directory)
+            model = loader(directory)
         except BundleIntegrityError as exc:
             errors.append(f"{name}: {exc.message}")
             return None
+        digests[name] = load_manifest(directory, verify=False).digest
+        return model
 
     return LoadedModels(
         reason=load("reason", ReasonModel.load, required=True),
         fraud=load("fraud", FraudScorer.load),
         documents=load("documents", DocumentExtractor.load),
+        disposition=load("disposition", DispositionModel.load),
         load_errors=tuple(errors),
+        digests=digests,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from typing import Any
 
 from returns_triage.errors import IdempotencyConflict, InvalidInput, NotFound, RuleViolation
 from returns_triage.models.documents.matching import match_documents
+from returns_triage.models.reason import ReasonPrediction
 from returns_triage.serving.domain.model import (
     Decision,
     DocumentAssessment,
@@ -23,7 +25,9 @@ from returns_triage.serving.domain.model import (
 from returns_triage.serving.domain.policy import RoutingPolicy
 from returns_triage.serving.domain.policy_routing import ShadowedDecision
 from returns_triage.serving.service.documents import DocumentService
+from returns_triage.serving.service.model_registry import ModelRegistry
 from returns_triage.serving.service.models import LoadedModels
+from returns_triage.serving.service.shadow_scoring import ShadowPredictionStore, record_shadow
 from returns_triage.serving.storage.repository import DecisionStore, DuplicateIdempotencyKey
 
 __all__ = ["ScoreResult", "ScoringService", "case_from_request"]
@@ -62,17 +66,50 @@ class ScoringService:
         shadow_policy: RoutingPolicy | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+        registry: ModelRegistry | None = None,
+        shadow_store: ShadowPredictionStore | None = None,
     ) -> None:
         self.store = store
-        self.models = models
+        self._models = models
+        # With a registry the models can be swapped while serving (promotion); each request pins one snapshot.
+        self.registry = registry
+        self.shadow_store = shadow_store
+        self._pinned = threading.local()
         self.policy = policy
         self.shadow_policy = shadow_policy
         self.documents = documents
         self.clock = clock
         self.new_id = new_id
 
+    @property
+    def models(self) -> LoadedModels:
+        """The models this request uses: the pinned snapshot inside :meth:`score`, else the registry's current."""
+        pinned = getattr(self._pinned, "models", None)
+        if pinned is not None:
+            return pinned  # type: ignore[no-any-return]
+        return self.registry.current if self.registry is not None else self._models
+
+    @models.setter
+    def models(self, value: LoadedModels) -> None:
+        self._models = value
+
     def score(self, tenant: str, idempotency_key: str, request: dict[str, Any]) -> ScoreResult:
         """Score a return once per key: a repeat with the same body gets the stored bytes back."""
+        if getattr(self._pinned, "models", None) is not None:
+            return self._score(tenant, idempotency_key, request)
+        # One snapshot for the whole request: a hot swap mid-request cannot mix old and new models.
+        self._pinned.models = self.models
+        challenger = self.registry.challenger if self.registry is not None else None
+        try:
+            result = self._score(tenant, idempotency_key, request)
+            if challenger is not None and self.shadow_store is not None and not result.replayed:
+                record_shadow(self.shadow_store, json.loads(result.body), request, self._pinned.models, challenger,
+                              tenant=tenant)
+            return result
+        finally:
+            self._pinned.models = None
+
+    def _score(self, tenant: str, idempotency_key: str, request: dict[str, Any]) -> ScoreResult:
         request_sha256 = sha256_of(request)
         stored = self._replay(tenant, idempotency_key, request_sha256)
         if stored is not None:
@@ -98,11 +135,16 @@ class ScoringService:
             return replay
         return ScoreResult(status_code=200, body=body, replayed=False)
 
-    def decide(self, tenant: str, request: dict[str, Any]) -> Decision:
-        """The pure part: models and policy, no storage. Same inputs and bundles → same route."""
+    def decide(self, tenant: str, request: dict[str, Any], *,
+               reason_prediction: ReasonPrediction | None = None) -> Decision:
+        """The pure part: models and policy, no storage. Same inputs and bundles → same route.
+
+        ``reason_prediction`` is this request's reason prediction when the caller already ran the reason model
+        over many texts in one encoder call (batch scoring); otherwise the model runs here on this one text."""
         case = case_from_request(tenant, request)
         reason_model = self.models.require_reason()
-        (pred,) = reason_model.predict([case.reason_text])
+        (pred,) = ([reason_prediction] if reason_prediction is not None
+                   else reason_model.predict([case.reason_text]))
         reason = ReasonAssessment(
             code=pred.code, confidence=round(pred.confidence, 6), prediction_set=pred.prediction_set,
             out_of_scope_score=round(pred.out_of_scope_score, 6), abstain=pred.abstain,
@@ -135,7 +177,7 @@ class ScoringService:
         route = self.policy.route(case, reason, risk, now, documents=documents)
         fields = dict(decision_id=self.new_id(), case=case, created_at=now, reason=reason, route=route,
                       policy_version=self.policy.version, model_versions=self.models.versions(), risk=risk,
-                      documents=documents)
+                      documents=documents, **_replay_evidence(self.models, self.policy))
         if self.shadow_policy is None:
             return Decision(**fields)  # type: ignore[arg-type]
         # The shadow policy sees the same evidence; its would-be route is stored, never acted on.
@@ -176,3 +218,14 @@ class ScoringService:
                 "this Idempotency-Key was already used with a different request body; use a new key"
             )
         return ScoreResult(status_code=stored.status_code, body=stored.body, replayed=True)
+
+
+def _replay_evidence(models: LoadedModels, policy: RoutingPolicy) -> dict[str, Any]:
+    """Bundle digests and the policy content a decision records so ``triage audit replay`` can re-run it."""
+    versions = models.versions()
+    digests = {name: d for name, d in (getattr(models, "digests", None) or {}).items() if name in versions}
+    document = getattr(policy, "document", None)
+    content = getattr(document, "content", None)
+    if not isinstance(content, dict):
+        return {"model_digests": digests}
+    return {"model_digests": digests, "policy_sha256": sha256_of(content), "policy_content": content}

@@ -7,14 +7,14 @@ from dataclasses import dataclass
 
 from typing import Any, Protocol
 
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, bindparam, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from returns_triage.serving.domain.audit import decision_entry_payload
 from returns_triage.serving.domain.model import Decision, ReviewItem
 from returns_triage.serving.domain.webhooks import DECISION_CREATED
-from returns_triage.serving.storage.audit_log import append_entry
+from returns_triage.serving.storage.audit_log import append_entry, store_policy_document
 from returns_triage.serving.storage.tables import cases, decisions, idempotency_keys, review_items
 from returns_triage.serving.storage.webhooks import enqueue_event
 
@@ -58,6 +58,15 @@ class SqlDecisionStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+        # Statements built once and executed with parameters: building and cache-keying a statement per request
+        # cost more CPU than the database spent executing it.
+        self._insert_case = self._insert(cases).on_conflict_do_nothing(index_elements=["tenant", "case_id"])
+        self._select_case_ref = select(cases.c.id).where(cases.c.tenant == bindparam("tenant"),
+                                                         cases.c.case_id == bindparam("case_id"))
+        self._insert_decision = decisions.insert()
+        self._insert_review_item = review_items.insert()
+        self._insert_key = idempotency_keys.insert()
+        self._policies_stored: set[str] = set()  # policy sha256s known to be committed (see save_decision)
 
     def stored_response(self, tenant: str, key: str) -> StoredResponse | None:
         with self.engine.connect() as conn:
@@ -84,17 +93,14 @@ class SqlDecisionStore:
         now = decision.created_at
         try:
             with self.engine.begin() as conn:
+                document = decision.to_document()
+                conn.execute(self._insert_case, dict(
+                    id=str(uuid.uuid4()), tenant=case.tenant, case_id=case.case_id, facility=case.facility,
+                    channel=case.channel, segment=case.segment, payload=case.payload, created_at=now))
+                case_ref = conn.execute(self._select_case_ref,
+                                        {"tenant": case.tenant, "case_id": case.case_id}).scalar_one()
                 conn.execute(
-                    self._insert(cases)
-                    .values(id=str(uuid.uuid4()), tenant=case.tenant, case_id=case.case_id, facility=case.facility,
-                            channel=case.channel, segment=case.segment, payload=case.payload, created_at=now)
-                    .on_conflict_do_nothing(index_elements=["tenant", "case_id"])
-                )
-                case_ref = conn.execute(
-                    select(cases.c.id).where(cases.c.tenant == case.tenant, cases.c.case_id == case.case_id)
-                ).scalar_one()
-                conn.execute(
-                    decisions.insert().values(
+                    self._insert_decision, dict(
                         decision_id=decision.decision_id,
                         tenant=case.tenant,
                         case_ref=case_ref,
@@ -105,13 +111,13 @@ class SqlDecisionStore:
                         risk_score=decision.risk.score if decision.risk else None,
                         policy_version=decision.policy_version,
                         model_versions=decision.model_versions,
-                        inputs_sha256=case.inputs_sha256,
-                        document=decision.to_document(),
+                        inputs_sha256=document["inputs_sha256"],
+                        document=document,
                     )
                 )
                 if review_item is not None:
                     conn.execute(
-                        review_items.insert().values(
+                        self._insert_review_item, dict(
                             item_id=review_item.item_id,
                             tenant=review_item.tenant,
                             decision_id=review_item.decision_id,
@@ -127,7 +133,7 @@ class SqlDecisionStore:
                 # Last, so a concurrent request with the same key waits on this row and then fails cleanly,
                 # rolling back everything it wrote.
                 conn.execute(
-                    idempotency_keys.insert().values(
+                    self._insert_key, dict(
                         tenant=case.tenant, key=idempotency_key, request_sha256=request_sha256,
                         decision_id=decision.decision_id, status_code=status_code, response_body=body,
                         created_at=now,
@@ -137,11 +143,19 @@ class SqlDecisionStore:
                 # before it queues for the chain's writer lock, and that lock is held only until commit.
                 append_entry(conn, tenant=case.tenant, kind="decision", subject_id=decision.decision_id,
                              actor="service:scoring", payload=decision_entry_payload(decision))
-                enqueue_event(conn, tenant=case.tenant, event=DECISION_CREATED, data=decision.to_document(), now=now)
+                # The policy it was decided under, content-addressed, so a replay can find it by its hash.
+                fresh_policy = (decision.policy_content is not None
+                                and decision.policy_sha256 not in self._policies_stored)
+                if fresh_policy:
+                    assert decision.policy_content is not None
+                    store_policy_document(conn, version=decision.policy_version, content=decision.policy_content)
+                enqueue_event(conn, tenant=case.tenant, event=DECISION_CREATED, data=document, now=now)
         except IntegrityError as exc:
             if self.stored_response(case.tenant, idempotency_key) is not None:
                 raise DuplicateIdempotencyKey(idempotency_key) from exc
             raise
+        if fresh_policy:
+            self._policies_stored.add(decision.policy_sha256)
 
     def get_decision(self, tenant: str, decision_id: str) -> dict[str, Any] | None:
         with self.engine.connect() as conn:

@@ -64,6 +64,9 @@ decisions = Table(
     Column("model_versions", JSON, nullable=False),
     Column("inputs_sha256", String(64), nullable=False),
     Column("document", JSON, nullable=False),
+    # 0007: "return" (the authorisation decision of a scored return) or "disposition" (what happens to the goods
+    # after inspection); a low-confidence disposition is a review item like any other decision.
+    Column("kind", String(16), nullable=False, server_default="return"),
     Index("ix_decisions_tenant_created_at", "tenant", "created_at"),
     Index("ix_decisions_case_ref", "case_ref"),
 )
@@ -262,3 +265,199 @@ webhook_deliveries = Table(
     UniqueConstraint("event_id", "subscription_id", name="uq_webhook_deliveries_event_id"),
     Index("ix_webhook_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
 )
+
+# 0008: monitoring. One row per (tenant, segment, window) with every figure `triage monitor` computed (segment
+# "*" is all segments), the alerts it raised, and the routing fail-safe: an open row (cleared_at NULL) tightens
+# the gates of its segment; clearing it keeps the row, so every tightening and release stays on record.
+monitoring_windows = Table(
+    "monitoring_windows",
+    metadata,
+    Column("window_id", String(36), primary_key=True),
+    Column("tenant", String(64), nullable=False),
+    Column("segment", String(32), nullable=False),
+    Column("window_start", DateTime(timezone=True), nullable=False),
+    Column("window_end", DateTime(timezone=True), nullable=False),
+    Column("computed_at", DateTime(timezone=True), nullable=False),
+    Column("decisions", Integer, nullable=False),
+    Column("labelled", Integer, nullable=False),
+    Column("metrics", JSON, nullable=False),
+    Column("report_file", String(500), nullable=True),
+    UniqueConstraint("tenant", "segment", "window_start", "window_end", name="uq_monitoring_windows_tenant"),
+    Index("ix_monitoring_windows_tenant_window_start", "tenant", "window_start"),
+)
+
+monitoring_alerts = Table(
+    "monitoring_alerts",
+    metadata,
+    Column("alert_id", String(36), primary_key=True),
+    Column("tenant", String(64), nullable=False),
+    Column("window_id", String(36), ForeignKey("monitoring_windows.window_id", ondelete="CASCADE"), nullable=False),
+    Column("segment", String(32), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("metric", String(64), nullable=False),
+    Column("value", Float, nullable=False),
+    Column("threshold", Float, nullable=False),
+    Column("impact", Float, nullable=False),
+    Column("message", String(1000), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_monitoring_alerts_tenant_created_at", "tenant", "created_at"),
+)
+
+failsafe_states = Table(
+    "failsafe_states",
+    metadata,
+    Column("state_id", String(36), primary_key=True),
+    Column("tenant", String(64), nullable=False),
+    Column("segment", String(32), nullable=False),
+    Column("factor", Float, nullable=False),
+    Column("metric", String(64), nullable=False),
+    Column("value", Float, nullable=False),
+    Column("target", Float, nullable=False),
+    Column("reason", String(1000), nullable=False),
+    Column("opened_at", DateTime(timezone=True), nullable=False),
+    Column("cleared_at", DateTime(timezone=True), nullable=True),
+    Column("cleared_reason", String(1000), nullable=True),
+    Index("ix_failsafe_states_tenant_cleared_at", "tenant", "cleared_at"),
+)
+
+__all__ += ["monitoring_windows", "monitoring_alerts", "failsafe_states"]
+
+# 0009: model lifecycle. What the challenger predicted for a live decision, beside what the champion did (shadow
+# scoring); never acted on, compared with outcomes by `triage shadow report`.
+shadow_predictions = Table(
+    "shadow_predictions",
+    metadata,
+    Column("shadow_id", String(36), primary_key=True),
+    Column("tenant", String(64), nullable=False),
+    Column("decision_id", String(36), ForeignKey("decisions.decision_id"), nullable=False),
+    Column("family", String(32), nullable=False),
+    Column("champion_version", String(128), nullable=False),
+    Column("challenger_version", String(128), nullable=False),
+    Column("champion", JSON, nullable=False),
+    Column("challenger", JSON, nullable=False),
+    Column("agree", Boolean, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_shadow_predictions_tenant_created_at", "tenant", "created_at"),
+    Index("ix_shadow_predictions_decision_id", "decision_id"),
+)
+
+__all__ += ["shadow_predictions"]
+
+# 0007: inspections with their disposition recommendation (idempotent by key, like scoring), supplier claims with
+# their evidence (the inspections they cover) and status history, and the indexes the process KPIs read by.
+inspections = Table(
+    "inspections",
+    metadata,
+    Column("inspection_id", String(36), primary_key=True),
+    Column("tenant", String(64), nullable=False),
+    Column("case_ref", String(36), ForeignKey("cases.id"), nullable=False),
+    Column("decision_id", String(36), ForeignKey("decisions.decision_id"), nullable=False),
+    Column("idempotency_key", String(255), nullable=False),
+    Column("request_sha256", String(64), nullable=False),
+    Column("response_body", LargeBinary, nullable=False),
+    Column("inspector", String(128), nullable=False),
+    Column("facility", String(64), nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("reason_code", String(64), nullable=True),
+    Column("sku", String(128), nullable=True),
+    Column("supplier_id", String(64), nullable=True),
+    Column("grade", String(1), nullable=False),
+    Column("serial_check", String(16), nullable=False),
+    Column("notes", Text, nullable=False),
+    Column("serial_numbers", JSON, nullable=False),
+    Column("photos", JSON, nullable=True),
+    Column("document_ids", JSON, nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("unit_price", Float, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=True),
+    Column("inspected_at", DateTime(timezone=True), nullable=False),
+    Column("disposition", String(32), nullable=False),
+    Column("confidence", Float, nullable=False),
+    Column("abstain", Boolean, nullable=False),
+    Column("recommendation", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("tenant", "idempotency_key", name="uq_inspections_tenant_idempotency_key"),
+    Index("ix_inspections_tenant_inspected_at", "tenant", "inspected_at",
+          postgresql_include=["received_at", "disposition", "case_ref", "facility", "channel", "reason_code", "sku"]),
+    Index("ix_inspections_tenant_supplier_id_sku_inspected_at", "tenant", "supplier_id", "sku", "inspected_at"),
+    Index("ix_inspections_case_ref", "case_ref"),
+)
+
+supplier_claims = Table(
+    "supplier_claims",
+    metadata,
+    Column("claim_id", String(36), primary_key=True),
+    Column("tenant", String(64), nullable=False),
+    Column("supplier_id", String(64), nullable=False),
+    Column("sku", String(128), nullable=True),
+    Column("trigger", String(32), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("claimed_amount", Float, nullable=False),
+    Column("recovered_amount", Float, nullable=True),
+    Column("note", String(2000), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("submitted_at", DateTime(timezone=True), nullable=True),
+    Column("resolved_at", DateTime(timezone=True), nullable=True),
+    Index("ix_supplier_claims_tenant_status", "tenant", "status"),
+    Index("ix_supplier_claims_tenant_created_at", "tenant", "created_at"),
+)
+
+supplier_claim_items = Table(
+    "supplier_claim_items",
+    metadata,
+    Column("claim_id", String(36), ForeignKey("supplier_claims.claim_id"), primary_key=True),
+    Column("inspection_id", String(36), ForeignKey("inspections.inspection_id"), primary_key=True),
+    Column("amount", Float, nullable=False),
+    # An inspection is evidence in one claim only: a pattern claim never re-claims a vendor return.
+    UniqueConstraint("inspection_id", name="uq_supplier_claim_items_inspection_id"),
+)
+
+supplier_claim_events = Table(
+    "supplier_claim_events",
+    metadata,
+    Column("event_seq", Integer, primary_key=True, autoincrement=True),
+    Column("tenant", String(64), nullable=False),
+    Column("claim_id", String(36), ForeignKey("supplier_claims.claim_id"), nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("from_status", String(16), nullable=True),
+    Column("to_status", String(16), nullable=False),
+    Column("details", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_supplier_claim_events_claim_id", "claim_id"),
+)
+
+# Read paths of the process KPIs (serving/storage/kpis.py): windows by time, per tenant. On PostgreSQL they carry
+# the columns the aggregates read (INCLUDE), so a dashboard over millions of rows scans indexes, not wide rows.
+Index("ix_cases_tenant_created_at", cases.c.tenant, cases.c.created_at,
+      postgresql_include=["id", "facility", "channel"])
+Index("ix_decisions_tenant_kind_created_at", decisions.c.tenant, decisions.c.kind, decisions.c.created_at,
+      postgresql_include=["route", "decision_id", "case_ref", "reason_code"])
+Index("ix_review_items_tenant_created_at", review_items.c.tenant, review_items.c.created_at,
+      postgresql_include=["completed_at", "sla_due_at", "decision_id", "case_ref"])
+Index("ix_review_decisions_tenant_created_at", review_decisions.c.tenant, review_decisions.c.created_at,
+      postgresql_include=["ai_agreement", "decision_id", "case_ref"])
+Index("ix_review_decisions_case_ref_action", review_decisions.c.case_ref, review_decisions.c.action,
+      review_decisions.c.created_at)
+Index("ix_outcomes_case_ref_kind_occurred_at", outcomes.c.case_ref, outcomes.c.kind, outcomes.c.occurred_at)
+
+__all__ += ["inspections", "supplier_claims", "supplier_claim_items", "supplier_claim_events"]
+
+# 0006: every routing policy a decision was made under, content-addressed (sha256 of the canonical JSON of its
+# content, the same hash its version is cut from), so `triage audit replay` finds the exact policy again. Written in
+# the decision's transaction the first time a process uses the policy; never updated.
+policy_documents = Table(
+    "policy_documents",
+    metadata,
+    Column("sha256", String(64), primary_key=True),
+    Column("version", String(128), nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("content", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_policy_documents_version", "version"),
+)
+
+__all__ += ["policy_documents"]

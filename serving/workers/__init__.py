@@ -1,1 +1,1 @@
-"""Background workers that run beside the API: the webhook delivery worker."""
+"""Background workers that run beside the API: webhook delivery, audit checkpoints."""

@@ -153,7 +153,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
                 print(json.dumps(cp.to_dict() if cp else None))
                 return 0
             if args.audit_command == "export":
-                cp, n = audit.export_jsonl(log, Path(args.out))
+                parquet = args.format == "parquet" or (args.format is None and args.out.endswith(".parquet"))
+                cp, n = (audit.export_parquet if parquet else audit.export_jsonl)(log, Path(args.out))
                 print(f"wrote {n} entries to {args.out} (checkpoint at tree size {cp.tree_size})", file=sys.stderr)
                 return 0
             key_path = Path(args.public_key) if args.public_key else key
@@ -173,6 +174,92 @@ def cmd_audit(args: argparse.Namespace) -> int:
     print(f"audit log verified: {result.entries} entries, {result.checkpoints_checked} signed checkpoints",
           file=sys.stderr)
     return 0
+
+
+def cmd_audit_replay(args: argparse.Namespace) -> int:
+    import json
+
+    from returns_triage.errors import ModelUnavailable, NotFound
+    from returns_triage.serving.service.replay import replay_decision
+    from returns_triage.serving.storage import make_engine
+
+    settings = _settings()
+    roots = [Path(m) for m in args.models] + [settings.model_dir, settings.model_store_dir]
+    engine = make_engine(settings.database_url)
+    try:
+        result = replay_decision(engine, args.decision_id, model_roots=roots, policy_file=args.policy)
+    except (ModelUnavailable, NotFound) as exc:
+        print(f"triage: cannot replay: {exc.message}", file=sys.stderr)
+        return 2
+    finally:
+        engine.dispose()
+    if args.json:
+        print(json.dumps(result.to_dict(), default=str))
+    else:
+        what = (f"under policy {result.replay_policy_version} instead of {result.recorded_policy_version}"
+                if result.what_if else f"with policy {result.replay_policy_version} and bundles "
+                f"{', '.join(f'{k}={v}' for k, v in result.bundles.items())}")
+        print(f"decision {result.decision_id} replayed {what}")
+        if result.identical:
+            print("identical: route, review, reasons, explanation, reason and risk")
+        for diff in result.differences:
+            print(f"- {diff['field']}: recorded {json.dumps(diff['recorded'], default=str)}")
+            print(f"+ {diff['field']}: replayed {json.dumps(diff['replayed'], default=str)}")
+    if result.what_if:
+        return 0  # a what-if reports what the other policy decides; differing is its answer, not a failure
+    return 0 if result.identical else 1
+
+
+def cmd_audit_prove(args: argparse.Namespace) -> int:
+    import json
+
+    from returns_triage.serving.service import audit
+    from returns_triage.serving.storage import make_engine
+    from returns_triage.serving.storage.audit_log import SqlAuditLog
+
+    if args.seq is None and args.old is None:
+        print("triage: give --old N [--new M] (consistency) or --seq N (inclusion)", file=sys.stderr)
+        return 2
+    engine = make_engine(_settings().database_url)
+    try:
+        log = SqlAuditLog(engine)
+        if args.seq is not None:
+            print(json.dumps(audit.entry_proof(log, args.seq)))
+        else:
+            print(json.dumps(audit.consistency_between(log, args.old, args.new)))
+    finally:
+        engine.dispose()
+    return 0
+
+
+def cmd_worker_audit(args: argparse.Namespace) -> int:
+    import json
+    import signal
+    import threading
+
+    from returns_triage.serving.service.audit import CheckpointSigner
+    from returns_triage.serving.storage import make_engine
+    from returns_triage.serving.workers.audit import AuditCheckpointWorker, CheckpointSchedule
+
+    settings = _settings()
+    key = Path(args.key) if args.key else settings.home / "audit" / "signing-key.pem"
+    directory = Path(args.dir) if args.dir else settings.home / "audit" / "checkpoints"
+    engine = make_engine(settings.database_url)
+    worker = AuditCheckpointWorker(engine, CheckpointSigner.from_file(key), directory=directory,
+                                   schedule=CheckpointSchedule(every=args.every, max_age_seconds=args.max_age))
+    try:
+        if args.once:
+            cp = worker.run_once()
+            print(json.dumps(cp.to_dict() if cp else None))
+            return 0
+        stop = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+        print("audit checkpoint worker running; Ctrl-C to stop", file=sys.stderr)
+        worker.run(stop, idle_seconds=args.idle)
+        return 0
+    finally:
+        engine.dispose()
 
 
 def cmd_keys(args: argparse.Namespace) -> int:
@@ -234,10 +321,85 @@ def cmd_worker_webhooks(args: argparse.Namespace) -> int:
         engine.dispose()
 
 
+def cmd_score_batch(args: argparse.Namespace) -> int:
+    import dataclasses
+    import json
+
+    from returns_triage.batch import score_batch
+    from returns_triage.serving.domain.policy import DocumentPolicy
+    from returns_triage.serving.service.models import load_models
+
+    settings = _settings()
+    policy = DocumentPolicy.from_file(None if settings.policy_file == "default" else settings.policy_file)
+    models = load_models(settings.model_dir)
+    if not settings.reason_cascade and hasattr(models.reason, "with_cascade"):
+        # TRIAGE_REASON_CASCADE=off: every text takes the full model path, as in the API.
+        models = dataclasses.replace(models, reason=models.reason.with_cascade(False))
+    try:
+        summary = score_batch(Path(args.input), Path(args.output), models=models, policy=policy, tenant=args.tenant,
+                              batch_size=args.batch_size, encoder_batch_size=args.encoder_batch_size,
+                              resume=args.resume, progress=not args.no_progress, max_rows=args.max_rows)
+    finally:
+        models.close()
+    print(json.dumps(summary.to_dict()))
+    return 0
+
+
+def cmd_monitor(args: argparse.Namespace) -> int:
+    """One monitoring round (`triage monitor`) or the scheduled worker (`triage worker monitor`)."""
+    import json
+    import logging
+    import signal
+    import threading
+    from datetime import datetime
+
+    from returns_triage.evaluation.monitoring.worker import MonitorWorker, build_monitor
+    from returns_triage.serving.storage import make_engine, upgrade
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    try:
+        upgrade(engine)
+        monitor = build_monitor(settings, engine, input_drift=not args.no_input_drift)
+        worker = MonitorWorker(monitor, interval_seconds=getattr(args, "interval", None)
+                               or settings.monitor_interval_seconds)
+        if getattr(args, "worker_command", None) == "monitor" and not args.once:
+            stop = threading.Event()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, lambda *_: stop.set())
+            print(f"monitor worker running every {worker.interval_seconds:g} s; Ctrl-C to stop", file=sys.stderr)
+            worker.run(stop)
+            return 0
+        as_of = datetime.fromisoformat(args.as_of) if getattr(args, "as_of", None) else None
+        runs = ([monitor.run(args.tenant, as_of)] if getattr(args, "tenant", None) else worker.run_once(as_of))
+        if getattr(args, "json", False):
+            print(json.dumps([r.to_dict() for r in runs], default=str))
+        else:
+            for run in runs:
+                print(f"tenant {run.tenant}: {len(run.windows)} windows up to {run.as_of:%Y-%m-%d %H:%M}")
+                for a in run.alerts[:10]:
+                    print(f"  [{a['kind']}] impact {a['impact']:.1f}: {a['message']}")
+                for c in run.failsafe:
+                    print(f"  fail-safe {c.action} ({c.state.segment}): {c.reason}")
+        print(json.dumps({"tenants": len(runs), "windows": sum(len(r.windows) for r in runs),
+                          "alerts": sum(len(r.alerts) for r in runs),
+                          "failsafe_changes": sum(len(r.failsafe) for r in runs)}))
+        return 0
+    finally:
+        engine.dispose()
+
+
 def cmd_policy(args: argparse.Namespace) -> int:
     from returns_triage.training.policy.cli import run_policy_command
 
     return run_policy_command(args)
+
+
+def _add_lifecycle(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from returns_triage.training.lifecycle.cli import add_lifecycle_commands
+
+    add_lifecycle_commands(sub)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -299,6 +461,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-finetune", action="store_true", help="keep the MiniLM encoder frozen (faster)")
     p.add_argument("--finetune-minutes", type=float, help="wall-time budget of encoder fine-tuning")
     p.add_argument("--no-quantize", action="store_true", help="always serve the fp32 encoder")
+    p.add_argument("--no-cascade", action="store_true",
+                   help="no cheap first stage in the bundle: every text goes through the encoder")
 
     p = add("predict", cmd_reason_predict, "predict a CSV with a bundle: text,label,confidence,abstain", reason)
     p.add_argument("--model", required=True)
@@ -307,7 +471,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--text-col", default="text")
     p.add_argument("--batch-size", type=int, default=64)
 
-    p = add("extract", cmd_extract, "extract fields from documents (PDF); one result per file, never a crash")
+    p = add("score-batch", cmd_score_batch, "score a file of returns (.csv, .jsonl, .parquet) on the full model path "
+            "into one decision or error per row; streaming and resumable")
+    p.add_argument("--input", required=True, help="score requests, one per row (CSV: nested fields as OBJECT.FIELD)")
+    p.add_argument("--output", required=True, help="decisions, one per input row; format by extension")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run from OUTPUT.progress.json")
+    p.add_argument("--batch-size", type=int, default=512, help="rows read, scored and written together")
+    p.add_argument("--encoder-batch-size", type=int, default=64, help="texts per reason-encoder call")
+    p.add_argument("--tenant", default="default", help="the tenant the returns belong to (audit sampling is keyed on it)")
+    p.add_argument("--max-rows", type=int, help="stop after this many rows (continue later with --resume)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+
+    p = add("extract", cmd_extract,
+            "extract fields from documents (PDF; PNG, JPEG and scanned PDFs by OCR); one result per file, never a crash")
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("--json", action="store_true", help="one JSON object per file, per line")
     p.add_argument("--strict", action="store_true", help="exit 1 if any file was rejected")
@@ -329,7 +505,20 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--checkpoint", action="append", default=[], help="an extra checkpoint JSON file")
             p.add_argument("--export", help="verify this JSONL export (and its .checkpoint.json) instead of the DB")
         if name == "export":
-            p.add_argument("--out", required=True)
+            p.add_argument("--out", required=True, help="file to write; a .parquet name writes Parquet")
+            p.add_argument("--format", choices=["jsonl", "parquet"], help="default: from the --out suffix")
+    p = add("replay", cmd_audit_replay, "re-run a decision with its recorded input, bundles and policy; exit 0 if "
+            "identical, 1 with the differences, 2 if a recorded bundle or policy is not available", audit)
+    p.add_argument("decision_id")
+    p.add_argument("--policy", help="route the recorded evidence by this policy YAML instead (what-if; exit 0)")
+    p.add_argument("--models", action="append", default=[],
+                   help="another folder holding bundles (searched before TRIAGE_MODEL_DIR and the model store)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p = add("prove", cmd_audit_prove, "print a consistency proof between two signed checkpoints, or an entry's "
+            "inclusion proof (JSON)", audit)
+    p.add_argument("--old", type=int, help="tree size of the older checkpoint")
+    p.add_argument("--new", type=int, help="tree size of the newer checkpoint (default: the latest)")
+    p.add_argument("--seq", type=int, help="an entry: its inclusion proof in the latest checkpoint instead")
 
     policy = sub.add_parser("policy", help="the routing policy document").add_subparsers(dest="policy_command",
                                                                                        required=True)
@@ -353,10 +542,31 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--wrong-reason-cost", type=float, default=15.0)
             p.add_argument("--reviews-per-day", type=float, default=40.0)
         else:
-            p.add_argument("--live", help="the live policy YAML to diff against (default: the shipped default)")
+            p.add_argument("--live", help="the live policy YAML to diff against (default: the shipped default; "
+                                          "with --from-db, TRIAGE_POLICY_FILE)")
+            p.add_argument("--from-db", action="store_true",
+                           help="replay the decisions and outcomes stored in TRIAGE_DATABASE_URL instead of "
+                                "simulator history")
+            p.add_argument("--since", help="with --from-db: decisions from this date (YYYY-MM-DD) or time on")
+            p.add_argument("--until", help="with --from-db: decisions up to this date (inclusive) or time")
+            p.add_argument("--tenant", help="with --from-db: one tenant's decisions only (default: all)")
 
     worker = sub.add_parser("worker", help="background workers").add_subparsers(dest="worker_command",
                                                                                   required=True)
+    p = add("audit", cmd_worker_audit, "sign audit checkpoints every N entries or when the last is T seconds old",
+            worker)
+    p.add_argument("--every", type=int, default=1000, help="sign once this many entries are unsealed")
+    p.add_argument("--max-age", type=float, default=60.0, help="sign any unsealed entry once the last checkpoint "
+                   "is this many seconds old (0 = only by count)")
+    p.add_argument("--idle", type=float, default=1.0, help="seconds between checks")
+    p.add_argument("--once", action="store_true", help="one check; print the new checkpoint (or null) and exit")
+    p.add_argument("--key", help="private key PEM (default: $TRIAGE_HOME/audit/signing-key.pem)")
+    p.add_argument("--dir", help="checkpoint directory (default: $TRIAGE_HOME/audit/checkpoints)")
+    p = add("monitor", cmd_monitor, "run `triage monitor` for every tenant every TRIAGE_MONITOR_INTERVAL_SECONDS",
+            worker)
+    p.add_argument("--once", action="store_true", help="one round, print its counts as JSON, exit")
+    p.add_argument("--interval", type=float, help="seconds between rounds (default: TRIAGE_MONITOR_INTERVAL_SECONDS)")
+    p.add_argument("--no-input-drift", action="store_true", help="skip the Evidently drift reports")
     p = add("webhooks", cmd_worker_webhooks, "deliver webhook events (signed POSTs, retries, dead letters)", worker)
     p.add_argument("--once", action="store_true", help="one round, print its counts as JSON, exit")
     p.add_argument("--idle", type=float, default=1.0, help="seconds to sleep when nothing is due")
@@ -364,6 +574,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backoff-base", type=float, default=30.0, help="first retry delay, seconds (doubles)")
     p.add_argument("--backoff-cap", type=float, default=6 * 3600.0, help="longest retry delay, seconds")
     p.add_argument("--timeout", type=float, default=10.0, help="HTTP timeout per attempt, seconds")
+
+    # Model lifecycle: retrain, promote, shadow report, models (training/lifecycle/cli.py; imported lazily there).
+    _add_lifecycle(sub)
+
+    p = add("monitor", cmd_monitor, "drift, outcome-tied performance and estimated performance per window and "
+            "segment; stores results, reports and alerts, and opens or clears the routing fail-safe")
+    p.add_argument("--as-of", help="ISO time the round is computed at (labels known by then); default: now")
+    p.add_argument("--tenant", help="one tenant only (default: every tenant with decisions)")
+    p.add_argument("--no-input-drift", action="store_true", help="skip the Evidently drift reports")
+    p.add_argument("--json", action="store_true", help="print every window's figures as JSON")
 
     p = add("bench", cmd_bench, "run one benchmark from evaluation/; the last line printed is JSON")
     p.add_argument("name")

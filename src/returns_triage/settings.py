@@ -17,6 +17,17 @@ def _default_home() -> Path:
     return Path.cwd() / "var"
 
 
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigurationError(f"{name}={raw!r} must be one of on/off, true/false, 1/0")
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Every knob the service reads. Build it with :meth:`from_env`; never read ``os.environ`` elsewhere."""
@@ -38,6 +49,37 @@ class Settings:
     # a random key generated once under TRIAGE_HOME/keys/ (replicas must then share that file or set this).
     rate_limits: str = ""
     pseudonym_key: str = field(default="", repr=False)
+    # Model lifecycle: the local model store promotion materialises bundles into (<store>/<family>/<version>/ and
+    # alias files); serving resolves `champion` there (TRIAGE_MODEL_DIR/<family> when a family has none), checks
+    # signatures when a public key is given, re-reads the alias files every `model_poll_seconds` (0 = only on
+    # POST /v1/models/reload), and with `shadow_challenger` scores every request with `challenger` too, stored only.
+    model_store_dir: Path = Path()
+    model_public_key: str = ""
+    model_poll_seconds: float = 5.0
+    shadow_challenger: bool = False
+    # Concurrent scoring requests share one encoder call (serving/service/batching.py): on by default; at most
+    # ``reason_batch_max`` texts per call; ``reason_batch_wait_ms`` > 0 holds a small batch back that long while
+    # requests are arriving concurrently (0 = never wait: a batch is whatever queued during the previous one).
+    reason_batching: bool = True
+    reason_batch_max: int = 32
+    reason_batch_wait_ms: float = 0.0
+    # The reason bundle's cheap first stage answers the texts it is sure of before the encoder runs
+    # (models/reason/cascade.py); off = every text takes the full model path (TRIAGE_REASON_CASCADE=on|off).
+    reason_cascade: bool = True
+    # Disposition and supplier recovery: a low-confidence recommendation waits this long for a person; this many
+    # defect inspections of one supplier's SKU within this many days open a supplier claim.
+    disposition_review_hours: float = 24.0
+    defect_pattern_count: int = 3
+    defect_pattern_days: float = 30.0
+    # Monitoring (`triage monitor`, `triage worker monitor`): window length, the auto-approval error target (0 = the
+    # policy's calibrated alpha, else 2 %), the share of auto-approval room a fail-safe keeps (0 = every would-be
+    # auto-approval of the segment goes to a person), how often the router re-reads fail-safe states, and the
+    # worker's period.
+    monitor_window_days: float = 7.0
+    monitor_alpha: float = 0.0
+    failsafe_factor: float = 0.0
+    failsafe_refresh_seconds: float = 5.0
+    monitor_interval_seconds: float = 3600.0
 
     def __post_init__(self) -> None:
         # Derived defaults: everything lives under `home` unless configured.
@@ -47,11 +89,19 @@ class Settings:
             object.__setattr__(self, "model_dir", self.home / "models")
         if not self.mlflow_uri:
             object.__setattr__(self, "mlflow_uri", f"sqlite:///{self.home / 'mlflow.db'}")
+        if self.model_store_dir == Path():
+            object.__setattr__(self, "model_store_dir", self.home / "model-store")
         if self.documents_dir == Path():
             object.__setattr__(self, "documents_dir", self.home / "documents")
         self.validate()
 
     def validate(self) -> None:
+        if not 0.0 <= self.failsafe_factor < 1.0:
+            raise ConfigurationError("TRIAGE_FAILSAFE_FACTOR must be in [0, 1)")
+        if not 0.0 <= self.monitor_alpha < 1.0:
+            raise ConfigurationError("TRIAGE_MONITOR_ALPHA must be in [0, 1)")
+        if self.monitor_window_days <= 0:
+            raise ConfigurationError("TRIAGE_MONITOR_WINDOW_DAYS must be > 0")
         if not self.database_url.startswith(("sqlite://", "postgresql")):
             raise ConfigurationError(
                 f"TRIAGE_DATABASE_URL must be a sqlite:// or postgresql:// URL, got {self.database_url!r}"
@@ -64,6 +114,13 @@ class Settings:
             self.role_rate_limits()
         except ValueError as exc:
             raise ConfigurationError(f"TRIAGE_RATE_LIMITS: {exc}") from exc
+        if self.reason_batch_max < 1:
+            raise ConfigurationError("TRIAGE_REASON_BATCH_MAX must be >= 1")
+        if not 0 <= self.reason_batch_wait_ms <= 100:
+            raise ConfigurationError("TRIAGE_REASON_BATCH_WAIT_MS must be between 0 and 100")
+        if self.defect_pattern_count < 2 or self.defect_pattern_days <= 0 or self.disposition_review_hours <= 0:
+            raise ConfigurationError("TRIAGE_DEFECT_PATTERN_COUNT must be >= 2, TRIAGE_DEFECT_PATTERN_DAYS and "
+                                     "TRIAGE_DISPOSITION_REVIEW_HOURS > 0")
         if self.pseudonym_key:
             try:
                 if len(bytes.fromhex(self.pseudonym_key)) < 16:
@@ -76,6 +133,11 @@ class Settings:
         from returns_triage.serving.service.rate_limit import parse_rate_limits
 
         return parse_rate_limits(self.rate_limits, ROLES)
+
+    @property
+    def model_signing_key(self) -> Path:
+        """The Ed25519 key that signs registered bundles (created by the first registration)."""
+        return self.home / "keys" / "model-signing.pem"
 
     @property
     def reason_bundle_dir(self) -> Path:
@@ -108,6 +170,22 @@ class Settings:
             shadow_policy_file=env.get("TRIAGE_SHADOW_POLICY_FILE", ""),
             rate_limits=env.get("TRIAGE_RATE_LIMITS", ""),
             pseudonym_key=env.get("TRIAGE_PSEUDONYM_KEY", ""),
+            model_store_dir=Path(env["TRIAGE_MODEL_STORE"]) if env.get("TRIAGE_MODEL_STORE") else Path(),
+            model_public_key=env.get("TRIAGE_MODEL_PUBLIC_KEY", ""),
+            model_poll_seconds=float(number("TRIAGE_MODEL_POLL_SECONDS", 5.0)),
+            shadow_challenger=_flag(env, "TRIAGE_SHADOW_CHALLENGER", False),
+            reason_batching=_flag(env, "TRIAGE_REASON_BATCHING", True),
+            reason_batch_max=int(number("TRIAGE_REASON_BATCH_MAX", 32, int)),
+            reason_batch_wait_ms=float(number("TRIAGE_REASON_BATCH_WAIT_MS", 0.0)),
+            reason_cascade=_flag(env, "TRIAGE_REASON_CASCADE", True),
+            disposition_review_hours=float(number("TRIAGE_DISPOSITION_REVIEW_HOURS", 24.0)),
+            defect_pattern_count=int(number("TRIAGE_DEFECT_PATTERN_COUNT", 3, int)),
+            defect_pattern_days=float(number("TRIAGE_DEFECT_PATTERN_DAYS", 30.0)),
+            monitor_window_days=float(number("TRIAGE_MONITOR_WINDOW_DAYS", 7.0)),
+            monitor_alpha=float(number("TRIAGE_MONITOR_ALPHA", 0.0)),
+            failsafe_factor=float(number("TRIAGE_FAILSAFE_FACTOR", 0.0)),
+            failsafe_refresh_seconds=float(number("TRIAGE_FAILSAFE_REFRESH_SECONDS", 5.0)),
+            monitor_interval_seconds=float(number("TRIAGE_MONITOR_INTERVAL_SECONDS", 3600.0)),
         )
 
     def with_(self, **changes: object) -> Settings:
