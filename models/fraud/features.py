@@ -51,6 +51,9 @@ _INDEX = {name: i for i, name in enumerate(FEATURE_NAMES)}
 UNKNOWN = -1.0  # value of a numeric feature whose input is absent
 
 
+_FEATURE_BOUND = 1e30
+
+
 def request_features(
     request: Mapping[str, Any], *, reason_code: str | None = None,
     findings: Sequence[Mapping[str, Any]] | None = None,
@@ -102,10 +105,11 @@ def request_features(
     # Rates over the part of each window the account existed: a 5-day-old account with 2 returns is busier
     # than a 5-year-old one with 2 returns.
     age = max(x[0], 1.0)
-    x[23] = x[1] / min(age, 30.0)
-    x[24] = returns_365 / min(age, 365.0)
-    x[25] = orders_365 - returns_365
-    x[26] = x[5] / age * 365.0
+    with np.errstate(over="ignore", invalid="ignore"):  # absurd inputs become inf here, clipped below
+        x[23] = x[1] / min(age, 30.0)
+        x[24] = returns_365 / min(age, 365.0)
+        x[25] = orders_365 - returns_365
+        x[26] = x[5] / age * 365.0
 
     _one_hot(x, "segment", request.get("segment"), SEGMENTS, None)
     _one_hot(x, "channel", CHANNEL_ALIASES.get(request.get("channel"), request.get("channel")), CHANNELS, None)
@@ -119,7 +123,9 @@ def request_features(
         i = _INDEX.get(f"finding={finding.get('code')}")
         if i is not None:
             x[i] = 1.0
-    return x.astype(np.float32)
+    # An absurd amount or count (1e300 passes the schema) must not overflow the float32 the model reads: past
+    # this bound every tree split is decided anyway.
+    return np.clip(np.nan_to_num(x, nan=0.0), -_FEATURE_BOUND, _FEATURE_BOUND).astype(np.float32)
 
 
 def feature_matrix(
