@@ -13,12 +13,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-from litestar import Response, Router, get
+from litestar import Request, Response, Router, get
 from litestar.datastructures import State
 from litestar.params import Parameter
 from msgspec import Struct
 
-from returns_triage.errors import NotFound
+from returns_triage.errors import InvalidInput, NotFound
 from returns_triage.serving.domain.access import Principal
 from returns_triage.serving.storage.monitoring import SqlMonitoringStore
 
@@ -79,10 +79,18 @@ def _store(state: State) -> SqlMonitoringStore:
     return SqlMonitoringStore(state.ctx.engine)
 
 
+def _one_each(request: Request[Any, Any, Any], *names: str) -> None:
+    """A filter given twice (``?segment=a&segment=b``) is a 400, not a silent pick of one of them."""
+    for name in names:
+        if len(request.query_params.getall(name, [])) > 1:
+            raise InvalidInput(f"query parameter {name!r} may be given once", field=name, code="repeated_parameter")
+
+
 @get("/windows", sync_to_thread=True, tags=["monitoring"],
      summary="Monitoring results per window and segment (segment \"*\" is all segments)")
-def list_windows(state: State, principal: Principal, segment: str | None = None, since: datetime | None = None,
-                 limit: _LIMIT = 100) -> list[WindowOut]:
+def list_windows(request: Request[Any, Any, Any], state: State, principal: Principal, segment: str | None = None,
+                 since: datetime | None = None, limit: _LIMIT = 100) -> list[WindowOut]:
+    _one_each(request, "segment", "since", "limit")
     return [WindowOut(**w) for w in _store(state).list_windows(principal.tenant, segment=segment, since=since,
                                                                limit=limit)]
 
@@ -96,8 +104,9 @@ def get_window(window_id: str, state: State, principal: Principal) -> WindowOut:
 
 @get("/alerts", sync_to_thread=True, tags=["monitoring"],
      summary="Alerts ranked by performance impact (expected extra wrong auto-approvals per 1,000 decisions)")
-def list_alerts(state: State, principal: Principal, since: datetime | None = None,
+def list_alerts(request: Request[Any, Any, Any], state: State, principal: Principal, since: datetime | None = None,
                 limit: _LIMIT = 100) -> list[AlertOut]:
+    _one_each(request, "since", "limit")
     return [AlertOut(**a) for a in _store(state).list_alerts(principal.tenant, since=since, limit=limit)]
 
 
