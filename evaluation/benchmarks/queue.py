@@ -141,6 +141,8 @@ def _complete_late(queue: SqlReviewQueue, name: str, item_id: str, token: int, t
         accepted = True
     except Conflict:
         accepted = False
+        # Taken over between the look and the decision: the refusal was right (see _complete_late_http).
+        taken_over = taken_over or queue.get_item("default", item_id).fencing_token != token
     with tally.lock:
         if taken_over:
             tally.stale_attempts += 1
@@ -302,6 +304,10 @@ def _complete_late_http(http: Any, queue: SqlReviewQueue, name: str, item_id: st
     resp = http.post(f"/v1/review/items/{item_id}/decision",
                      json={"reviewer": name, "action": "approve", "token": token})
     accepted = resp.status_code == 200
+    if not accepted and not taken_over:
+        # Another claimer may have taken the expired lease between the look and the decision: then the refusal
+        # was right, and the attempt was a stale one.
+        taken_over = queue.get_item("default", item_id).fencing_token != token
     with tally.lock:
         if resp.status_code not in (200, 409):
             tally.errors.append(f"{name}: late decision on {item_id}: {resp.status_code} {resp.text[:120]}")
