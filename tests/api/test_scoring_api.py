@@ -23,7 +23,7 @@ def test_scoring_a_return_stores_and_returns_a_decision(client, score_body) -> N
     assert 0.0 <= risk["score"] <= 1.0 and risk["band"] in {"low", "medium", "high"}
     assert risk["factors"] and all(f["text"] for f in risk["factors"])
     assert decision["documents"] is None  # no documents attached
-    assert set(decision["model_versions"]) == {"reason", "fraud", "documents"}
+    assert set(decision["model_versions"]) == {"reason", "fraud", "documents", "disposition"}
     assert decision["explanation"] and decision["policy_version"]
     if decision["route"] == "review":
         assert decision["review"]["queue"] and decision["review"]["sla_due_at"]
