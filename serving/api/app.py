@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import Litestar, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig, ResponseSpec
 from litestar.openapi.spec import Components, SecurityScheme
-from litestar.params import JSONBody, Parameter
+from litestar.params import JSONBody
 from sqlalchemy import Engine
 
-from returns_triage.errors import InvalidInput
 from returns_triage.serving.api.audit import audit_router
 from returns_triage.serving.api.console import console_router
 from returns_triage.serving.api.documents import document_handlers
+from returns_triage.serving.api.idempotency import IdempotencyKey, check_idempotency_key
 from returns_triage.serving.api.inspections import inspection_router
 from returns_triage.serving.api.kpis import dashboard_router, kpi_router
 from returns_triage.serving.api.metrics import MetricsRegistry, default_registry, metrics_handler
@@ -52,8 +52,6 @@ __all__ = ["create_app", "AppContext"]
 
 log = logging.getLogger("returns_triage.api")
 
-_KEY_MAX = 255
-_KEY_PATTERN = r"^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$"
 
 
 @dataclass(slots=True)
@@ -73,16 +71,6 @@ def _ctx(state: State) -> AppContext:
     return state.ctx  # type: ignore[no-any-return]
 
 
-def _check_key(key: str | None) -> str:
-    if key is None or not key.strip():
-        raise InvalidInput("the Idempotency-Key header is required on this endpoint", field="Idempotency-Key",
-                           code="idempotency_key_missing")
-    if len(key) > _KEY_MAX or not key.isprintable():
-        raise InvalidInput(f"Idempotency-Key must be 1–{_KEY_MAX} printable characters", field="Idempotency-Key",
-                           code="idempotency_key_invalid")
-    return key
-
-
 @post(
     "/v1/returns/score",
     sync_to_thread=True,
@@ -97,11 +85,9 @@ def score_return(
     data: JSONBody[ScoreRequest],
     state: State,
     principal: Principal,
-    idempotency_key: Annotated[str, Parameter(
-        header="Idempotency-Key", min_length=1, max_length=_KEY_MAX, pattern=_KEY_PATTERN,
-        description="Your id for this scoring attempt: visible ASCII (spaces inside allowed), at most 255")],
+    idempotency_key: IdempotencyKey,
 ) -> Response[bytes]:
-    key = _check_key(idempotency_key)
+    key = check_idempotency_key(idempotency_key)
     result = _ctx(state).scoring.score(principal.tenant, key, data.to_payload())
     headers = {"Idempotent-Replayed": "true"} if result.replayed else {}
     return Response(content=result.body, status_code=result.status_code, media_type="application/json",

@@ -14,6 +14,7 @@ from litestar.params import JSONBody, Parameter
 from msgspec import Meta, Struct
 
 from returns_triage.errors import InvalidInput
+from returns_triage.serving.api.idempotency import IdempotencyKey, check_idempotency_key
 from returns_triage.serving.domain.access import Principal
 from returns_triage.serving.domain.supplier_claims import DefectPatternRule
 from returns_triage.serving.service.inspections import InspectionService
@@ -23,8 +24,6 @@ from returns_triage.serving.storage.supplier_claims import SqlSupplierClaimStore
 
 __all__ = ["inspection_router", "InspectionIn", "InspectionOut", "only_known_query"]
 
-_KEY_MAX = 255
-_KEY_PATTERN = r"^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$"
 Id = Annotated[str, Meta(min_length=1, max_length=128)]
 Money = Annotated[float, Meta(ge=0, le=1e9)]
 Serial = Annotated[str, Meta(max_length=128)]
@@ -140,13 +139,6 @@ def only_known_query(request: Request[Any, Any, Any], allowed: tuple[str, ...]) 
                            code="unknown_parameter")
 
 
-def _key(key: str | None) -> str:
-    if key is None or not key.strip():
-        raise InvalidInput("the Idempotency-Key header is required on this endpoint", field="Idempotency-Key",
-                           code="idempotency_key_missing")
-    return key
-
-
 @post("/inspections", sync_to_thread=True, status_code=201, tags=["inspections"],
       summary="Record an inspection and get the disposition recommendation",
       description="Stores the inspection of a scored case's goods (grade, notes, photo metadata, serial check, "
@@ -159,12 +151,10 @@ def record_inspection(
     data: JSONBody[InspectionIn],
     state: State,
     principal: Principal,
-    idempotency_key: Annotated[str, Parameter(
-        header="Idempotency-Key", min_length=1, max_length=_KEY_MAX, pattern=_KEY_PATTERN,
-        description="Your id for this inspection: visible ASCII (spaces inside allowed), at most 255")],
+    idempotency_key: IdempotencyKey,
 ) -> Response[bytes]:
-    result = _inspections(state).record(principal.tenant, _key(idempotency_key), msgspec.to_builtins(data),
-                                        actor=principal.actor)
+    result = _inspections(state).record(principal.tenant, check_idempotency_key(idempotency_key),
+                                        msgspec.to_builtins(data), actor=principal.actor)
     return Response(content=result.body, status_code=result.status_code, media_type="application/json",
                     headers={"Idempotent-Replayed": "true"} if result.replayed else {})
 
