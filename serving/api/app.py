@@ -161,8 +161,12 @@ def create_app(
                                 max_bytes=settings.max_document_bytes, owners=SqlDocumentOwnership(engine))
 
     def _batched(fresh: LoadedModels) -> LoadedModels:
-        # Hot-swapped models are served the same way as the first ones.
-        if not settings.reason_batching or fresh.reason is None:
+        # Hot-swapped models are served the same way as the first ones (cascade setting and batching alike).
+        if fresh.reason is None:
+            return fresh
+        if not settings.reason_cascade and hasattr(fresh.reason, "with_cascade"):
+            fresh = replace(fresh, reason=fresh.reason.with_cascade(False))
+        if not settings.reason_batching:
             return fresh
         return replace(fresh, reason=MicroBatchingReasonScorer(fresh.reason, max_batch=settings.reason_batch_max,
                                                                max_wait_ms=settings.reason_batch_wait_ms))
