@@ -4,10 +4,10 @@
    from the reason corpus (the simulator's own texts are one template per code) matched to each return's reason
    code, 2 % of them out of scope; written as the flat CSV ``triage score-batch`` reads.
 2. Measures the raw onnxruntime encoder alone on a sample of those texts, in input order, at batch sizes 8–256,
-   before and after the batch run; the best figure of either is the limit (the conservative choice).
+   before and after the batch run, and on length-sorted batches; the best figure of all is the limit.
 3. Runs score-batch (reason + fraud + policy, the API's decision semantics) over the whole file with the best
-   encoder batch size and reports rows/s and the ratio to the limit. Batch scoring sorts each chunk's texts by
-   length before encoding, so the raw encoder on length-sorted batches is reported too, with that ratio.
+   encoder batch size and reports rows/s and the ratio to the limit (batch scoring sorts each chunk's texts by
+   length before encoding, which is why length-sorted batches belong in the limit).
    That is the full model path: a cascade first stage in the reason bundle, if any, is off for this figure;
    with it on, the same file is scored again and reported as an extra metric.
 4. Resume check: scores the first rows as a separate file in one go, then again stopping a third of the way,
@@ -179,8 +179,12 @@ def run(quick: bool) -> BenchResult:
             key = row["route"] or f"error:{row['error_code']}"
             routes[key] = routes.get(key, 0) + 1
     rate = summary.rows_per_second
+    # The limit is the encoder at its best: score-batch sorts texts by length, so the encoder on length-sorted
+    # batches counts too (measured faster here: less padding).
+    limit = max(raw_best, max(raw_sorted.values()))
     metrics: dict[str, Any] = {
-        "throughput_ratio_vs_raw_encoder": round(rate / raw_best, 4),
+        "throughput_ratio_vs_raw_encoder": round(rate / limit, 4),
+        "raw_encoder_limit_texts_per_second": round(limit, 1),
         "resume_correct": 1.0 if resume["identical_to_uninterrupted"] and not resume["duplicates"] else 0.0,
         "score_batch_rows_per_second": round(rate, 1),
         "raw_encoder_texts_per_second_best": round(raw_best, 1),
