@@ -84,6 +84,10 @@ def _one_each(request: Request[Any, Any, Any], *names: str) -> None:
     for name in names:
         if len(request.query_params.getall(name, [])) > 1:
             raise InvalidInput(f"query parameter {name!r} may be given once", field=name, code="repeated_parameter")
+    since = request.query_params.get("since")
+    if since is not None and since.strip().lstrip("+-").replace(".", "", 1).isdigit():
+        # A bare number would be read as a Unix time; the documented form is an ISO 8601 date-time.
+        raise InvalidInput("since must be an ISO 8601 date-time", field="since", code="invalid_datetime")
 
 
 @get("/windows", sync_to_thread=True, tags=["monitoring"],
