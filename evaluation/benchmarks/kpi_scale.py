@@ -20,9 +20,8 @@ from typing import Any
 
 from sqlalchemy import Engine, text
 
-__all__ = ["measure_kpis_at_scale", "DEFAULT_PG_URL"]
+__all__ = ["measure_kpis_at_scale"]
 
-DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 _FACILITIES = [f"DC-{k:02d}" for k in range(12)]
 _CHANNELS = ("portal", "store", "marketplace", "call_center")
 _REASONS = ("DAMAGED_IN_TRANSIT", "DEFECTIVE", "WRONG_ITEM_SHIPPED", "ORDERED_WRONG_ITEM", "NOT_AS_DESCRIBED",
@@ -162,6 +161,8 @@ def measure_kpis_at_scale(n_cases: int, *, pg_url: str | None = None, repeat: in
     from returns_triage.serving.storage import make_engine, upgrade
     from returns_triage.serving.storage.api_keys import SqlApiKeyStore
     from returns_triage.settings import Settings
+
+    from returns_triage.evaluation.servers import DEFAULT_PG_URL
 
     url = pg_url or os.environ.get("TRIAGE_BENCH_PG_URL") or DEFAULT_PG_URL
     schema = f"bench_kpi_{uuid.uuid4().hex[:10]}"

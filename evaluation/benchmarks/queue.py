@@ -21,7 +21,6 @@ one PostgreSQL (``/v1/review/claim`` and ``/v1/review/items/{id}/decision``; sta
 from __future__ import annotations
 
 import json
-import os
 import random
 import tempfile
 import threading
@@ -54,7 +53,6 @@ LEASE = timedelta(minutes=5)
 STALL_LEASE = timedelta(milliseconds=50)
 TAKEOVER_WAIT_S = 5.0
 HTTP_STALL_LEASE_S = 1.0  # the shortest lease the API grants
-DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,12 +246,9 @@ def _postgresql(url: str) -> Iterator[Engine]:
 
 
 def _pg_url() -> str:
-    from returns_triage.settings import Settings
+    from returns_triage.evaluation.servers import postgres_url
 
-    configured = Settings.from_env().database_url
-    if configured.startswith("postgresql"):
-        return configured
-    return os.environ.get("TRIAGE_BENCH_PG_URL") or os.environ.get("TRIAGE_TEST_PG_URL") or DEFAULT_PG_URL
+    return postgres_url()
 
 
 def _http_claimer(http: Any, queue: SqlReviewQueue, name: str, stall_every: int, start: threading.Barrier,

@@ -76,6 +76,8 @@ class ScoringService:
         self.shadow_store = shadow_store
         self._pinned = threading.local()
         self.policy = policy
+        # Hashed once: the policy is fixed for the life of the service, and the hash goes with every decision.
+        self._policy_evidence = _policy_evidence(policy)
         self.shadow_policy = shadow_policy
         self.documents = documents
         self.clock = clock
@@ -177,7 +179,7 @@ class ScoringService:
         route = self.policy.route(case, reason, risk, now, documents=documents)
         fields = dict(decision_id=self.new_id(), case=case, created_at=now, reason=reason, route=route,
                       policy_version=self.policy.version, model_versions=self.models.versions(), risk=risk,
-                      documents=documents, **_replay_evidence(self.models, self.policy))
+                      documents=documents, model_digests=dict(self.models.digests), **self._policy_evidence)
         if self.shadow_policy is None:
             return Decision(**fields)  # type: ignore[arg-type]
         # The shadow policy sees the same evidence; its would-be route is stored, never acted on.
@@ -220,12 +222,9 @@ class ScoringService:
         return ScoreResult(status_code=stored.status_code, body=stored.body, replayed=True)
 
 
-def _replay_evidence(models: LoadedModels, policy: RoutingPolicy) -> dict[str, Any]:
-    """Bundle digests and the policy content a decision records so ``triage audit replay`` can re-run it."""
-    versions = models.versions()
-    digests = {name: d for name, d in (getattr(models, "digests", None) or {}).items() if name in versions}
-    document = getattr(policy, "document", None)
-    content = getattr(document, "content", None)
+def _policy_evidence(policy: RoutingPolicy) -> dict[str, Any]:
+    """The policy content (and its hash) a decision records so ``triage audit replay`` can re-run it."""
+    content = getattr(getattr(policy, "document", None), "content", None)
     if not isinstance(content, dict):
-        return {"model_digests": digests}
-    return {"model_digests": digests, "policy_sha256": sha256_of(content), "policy_content": content}
+        return {}
+    return {"policy_sha256": sha256_of(content), "policy_content": content}
