@@ -17,7 +17,7 @@ from returns_triage.datasets.returns_world import TYPOLOGIES, WorldConfig, bayes
 from returns_triage.evaluation.benchmarks.base import BenchResult, Target, output_dir, register
 from returns_triage.models.fraud import FraudScorer, rules_score
 from returns_triage.training.fraud.pipeline import (
-    fit_fraud_model, training_positions, world_cases, write_fraud_bundle,
+    LEGIT_SHARE, fit_fraud_model, training_positions, world_cases, write_fraud_bundle,
 )
 
 __all__ = ["run", "TARGETS", "REVIEW_COST"]
@@ -31,7 +31,6 @@ TARGETS = [
 ]
 REVIEW_COST = 8.0  # currency units per manual review; an approved fraud loses its refund
 _TRAIN_END, _CALIBRATION_END = 255, 300  # days: train [0, 255), calibrate [255, 300), test [300, end)
-_LEGIT_SHARE = 0.3  # legitimate training cases kept (all fraud is kept; weights undo the down-sampling)
 
 
 @register("fraud")
@@ -43,7 +42,7 @@ def run(quick: bool) -> BenchResult:
     world = simulate_world(config)
     labels = world.labels()
     day = labels["requested_day"]
-    train_pos, weight = training_positions(labels, day < _TRAIN_END, _LEGIT_SHARE, config.seed)
+    train_pos, weight = training_positions(labels, day < _TRAIN_END, LEGIT_SHARE, config.seed)
     train = world_cases(world, train_pos)
     calibration = world_cases(world, np.flatnonzero((day >= _TRAIN_END) & (day < _CALIBRATION_END)))
     test_mask = day >= _CALIBRATION_END

@@ -88,8 +88,8 @@ def _retrain_fraud(settings: Settings, labelled: list[LabelledCase], out_dir: Pa
     from threadpoolctl import threadpool_limits
 
     from returns_triage.datasets.returns_world import WorldConfig, simulate_world
-    from returns_triage.training.fraud.pipeline import fit_fraud_model, training_positions, world_cases, \
-        write_fraud_bundle
+    from returns_triage.training.fraud.pipeline import LEGIT_SHARE, fit_fraud_model, training_positions, \
+        world_cases, write_fraud_bundle
 
     ordered = sorted(labelled, key=lambda c: c.decided_at)
     cut = int(round(0.75 * len(ordered)))
@@ -102,7 +102,8 @@ def _retrain_fraud(settings: Settings, labelled: list[LabelledCase], out_dir: Pa
         world = simulate_world(config)
         labels = world.labels()
         day_cut = 0.8 * config.days
-        positions, base_weight = training_positions(labels, labels["requested_day"] < day_cut, 0.3, seed)
+        positions, base_weight = training_positions(labels, labels["requested_day"] < day_cut, LEGIT_SHARE,
+                                                      seed)
         train = _concat(world_cases(world, positions), recent_train)
         weight = np.concatenate([base_weight, weight])
         calibration = _concat(world_cases(world, np.flatnonzero(labels["requested_day"] >= day_cut)), recent_cal)
