@@ -32,7 +32,9 @@ __all__ = ["audit_router"]
 _PAGE_MAX = 500
 _SEQ_MAX = 2**53 - 1  # the largest integer every JSON client reads exactly
 
-Kind = Literal["decision", "review_action", "override", "outcome"]
+# Every kind the log holds: return decisions, reviewers' actions and supervisors' overrides, outcomes, and the
+# entries of inspections (disposition decisions) and supplier claims.
+Kind = Literal["decision", "review_action", "override", "outcome", "disposition", "supplier_claim"]
 
 
 class EntryOut(Struct, kw_only=True, omit_defaults=True):

@@ -2,7 +2,7 @@
 
 Every call acts for the tenant of the caller's API key. ``override`` (acting without the item's fencing token)
 needs the supervisor or admin role; the reviewer's name is still a request field (one key may serve a console
-used by several reviewers) and the history records it.
+used by several reviewers) and the history records it; the decision log records it with the key it came through.
 """
 
 from __future__ import annotations
@@ -224,7 +224,7 @@ def item_history(item_id: str, state: State, principal: Principal) -> dict[str, 
 def claim(data: JSONBody[ClaimIn], state: State, principal: Principal) -> Response[Any]:
     service = _reviews(state)
     item = service.claim(principal.tenant, data.queue, data.reviewer, lease_seconds=data.lease_seconds,
-                         skills=data.skills)
+                         skills=data.skills, via=principal.actor)
     if item is None:
         return Response(content=b"", status_code=204)
     return Response(content=_claim_out(item, service.clock()), status_code=200)
@@ -238,7 +238,8 @@ def decide(item_id: str, data: JSONBody[DecisionIn], state: State, principal: Pr
     verdict = rules.ReviewVerdict(action=data.action, reviewer=data.reviewer,
                                   corrected_reason_code=data.corrected_reason_code,
                                   fraud_confirmed=data.fraud_confirmed, note=data.note)
-    item, stored = service.decide(principal.tenant, item_id, verdict, token=data.token, override=data.override)
+    item, stored = service.decide(principal.tenant, item_id, verdict, token=data.token, override=data.override,
+                                  via=principal.actor)
     return DecisionOut(item=_item_out(item, service.clock()), review_decision=stored)
 
 
@@ -256,7 +257,7 @@ def release(item_id: str, data: JSONBody[ReleaseIn], state: State, principal: Pr
     _may_override(principal, data.override)
     service = _reviews(state)
     item = service.release(principal.tenant, item_id, data.reviewer, token=data.token, override=data.override,
-                           note=data.note)
+                           note=data.note, via=principal.actor)
     return _item_out(item, service.clock())
 
 
@@ -266,7 +267,7 @@ def escalate(item_id: str, data: JSONBody[EscalateIn], state: State, principal: 
     _may_override(principal, data.override)
     service = _reviews(state)
     item = service.escalate(principal.tenant, item_id, data.reviewer, token=data.token, to_queue=data.to_queue,
-                            override=data.override, note=data.note)
+                            override=data.override, note=data.note, via=principal.actor)
     return _item_out(item, service.clock())
 
 
@@ -278,7 +279,7 @@ def reassign(item_id: str, data: JSONBody[ReassignIn], state: State, principal: 
     item = service.reassign(principal.tenant, item_id, data.reviewer, token=data.token,
                             to_reviewer=data.to_reviewer,
                             to_queue=data.to_queue, lease_seconds=data.lease_seconds, override=data.override,
-                            note=data.note)
+                            note=data.note, via=principal.actor)
     now = service.clock()
     return Response(_claim_out(item, now) if item.status == rules.CLAIMED else _item_out(item, now))
 
@@ -294,7 +295,8 @@ def record_outcome(data: JSONBody[OutcomeIn], state: State, principal: Principal
         disposition=data.disposition, fraud_confirmed=data.fraud_confirmed, amount=data.amount,
         currency=data.currency, note=data.note,
     )
-    stored, replayed = _outcomes(state).record(principal.tenant, outcome, msgspec.to_builtins(data))
+    stored, replayed = _outcomes(state).record(principal.tenant, outcome, msgspec.to_builtins(data),
+                                               actor=principal.actor)
     return Response(_outcome_out(stored), status_code=201,
                     headers={"Idempotent-Replayed": "true"} if replayed else {})
 

@@ -42,7 +42,7 @@ __all__ = [
 GENESIS_HASH = "0" * 64
 """``prev_hash`` of entry 1: there is nothing before it."""
 
-ENTRY_KINDS = ("decision", "review_action", "override", "outcome")
+ENTRY_KINDS = ("decision", "review_action", "override", "outcome", "disposition", "supplier_claim")
 
 _ENTRY_DOMAIN = b"returns-triage/audit-entry/v1\n"
 _CHECKPOINT_DOMAIN = b"returns-triage/audit-checkpoint/v1\n"

@@ -21,7 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
 
 from returns_triage.errors import Conflict, ModelUnavailable, NotFound, TriageError
 from returns_triage.models.bundle import MANIFEST_NAME, load_manifest
@@ -31,7 +31,14 @@ from returns_triage.serving.domain.policy_document import PolicyDocument, load_p
 from returns_triage.serving.service.models import LoadedModels
 from returns_triage.serving.service.scoring import ScoringService
 from returns_triage.serving.storage.audit_log import SqlAuditLog
-from returns_triage.serving.storage.tables import audit_entries, cases, decisions
+from returns_triage.serving.storage.tables import (
+    audit_entries,
+    cases,
+    decisions,
+    outcomes,
+    review_decisions,
+    review_items,
+)
 
 __all__ = ["COMPARED_FIELDS", "ReplayResult", "replay_decision", "find_bundle"]
 
@@ -119,7 +126,7 @@ class _RecordedDocuments:
 
 def _recorded(engine: Engine, decision_id: str, tenant: str | None) -> tuple[str, dict[str, Any], dict[str, Any],
                                                                             dict[str, Any] | None]:
-    query = (select(decisions.c.tenant, decisions.c.document, cases.c.payload)
+    query = (select(decisions.c.tenant, decisions.c.document, decisions.c.kind, cases.c.payload)
              .join(cases, cases.c.id == decisions.c.case_ref).where(decisions.c.decision_id == decision_id))
     if tenant is not None:
         query = query.where(decisions.c.tenant == tenant)
@@ -128,11 +135,37 @@ def _recorded(engine: Engine, decision_id: str, tenant: str | None) -> tuple[str
         entry = conn.execute(select(audit_entries.c.payload).where(audit_entries.c.kind == "decision",
                                                                    audit_entries.c.subject_id == decision_id)
                              .order_by(audit_entries.c.seq).limit(1)).scalar_one_or_none()
+        refusal = _not_a_decision(conn, decision_id, tenant) if row is None else None
+    if refusal is not None:
+        raise NotFound(refusal, code="not_a_decision")
     if row is None:
         raise NotFound(f"decision {decision_id} not found", code="decision_not_found")
+    if row.kind != "return":
+        raise NotFound(f"decision {decision_id} is a {row.kind} decision (audit entries of kind {row.kind}); replay "
+                       "re-derives the decisions on returns scored by the models and the routing policy only",
+                       code="not_a_decision")
     document = row.document if isinstance(row.document, dict) else json.loads(row.document)
     payload = row.payload if isinstance(row.payload, dict) else json.loads(row.payload)
     return row.tenant, dict(document), dict(payload), (None if entry is None else json.loads(entry))
+
+
+def _not_a_decision(conn: Connection, some_id: str, tenant: str | None) -> str | None:
+    """Why ``some_id`` cannot be replayed when it names a review decision, a review item or an outcome (the
+    facts recorded by ``review_action``, ``override`` and ``outcome`` entries) instead of a decision; else None."""
+    for what, kinds, table, id_column in (
+        ("a review decision", "review_action or override", review_decisions, review_decisions.c.review_decision_id),
+        ("a review item", "review_action or override", review_items, review_items.c.item_id),
+        ("an outcome", "outcome", outcomes, outcomes.c.outcome_id),
+    ):
+        query = select(table.c.decision_id).where(id_column == some_id)
+        if tenant is not None:
+            query = query.where(table.c.tenant == tenant)
+        found = conn.execute(query.limit(1)).first()
+        if found is not None:
+            about = f"; replay the decision it is about: {found[0]}" if found[0] else ""
+            return (f"{some_id} is {what} (audit entries of kind {kinds}), not a decision: replay re-derives "
+                    f"decisions made by the models and the policy{about}")
+    return None
 
 
 def _policy(engine: Engine, document: dict[str, Any], evidence: dict[str, Any],

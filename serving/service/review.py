@@ -28,7 +28,8 @@ def _as_utc(value: datetime) -> datetime:
 
 class ReviewService:
     """The queue as reviewers and supervisors use it. ``override`` marks a supervisor acting without the
-    item's token; it is recorded on the item's history (authentication will decide who may set it)."""
+    item's token; it is recorded on the item's history and as an ``override`` entry of the decision log.
+    ``via`` names the authenticated caller (an API key) acting for the named reviewer; the log records both."""
 
     def __init__(self, queue: SqlReviewQueue, *, clock: Callable[[], datetime] = _now) -> None:
         self.queue = queue
@@ -47,9 +48,9 @@ class ReviewService:
         return self.queue.events(tenant, item_id)
 
     def claim(self, tenant: str, queue: str, reviewer: str, *, lease_seconds: float | None = None,
-              skills: list[str] | None = None) -> QueueItem | None:
+              skills: list[str] | None = None, via: str | None = None) -> QueueItem | None:
         return self.queue.claim(tenant, queue, reviewer, now=self.clock(), lease=rules.clamp_lease(lease_seconds),
-                                skills=skills)
+                                skills=skills, via=via)
 
     def renew(self, tenant: str, item_id: str, reviewer: str, token: int, *,
               lease_seconds: float | None = None) -> QueueItem:
@@ -57,34 +58,35 @@ class ReviewService:
                                 lease=rules.clamp_lease(lease_seconds))
 
     def decide(self, tenant: str, item_id: str, verdict: rules.ReviewVerdict, *, token: int | None,
-               override: bool = False) -> tuple[QueueItem, dict[str, Any]]:
+               override: bool = False, via: str | None = None) -> tuple[QueueItem, dict[str, Any]]:
         if verdict.action not in rules.ACTIONS:
             raise InvalidInput(f"action must be one of {', '.join(rules.ACTIONS)}", field="action")
         if not override and token is None:
             raise RuleViolation("token is required (the fencing token from the claim)", field="token")
-        return self.queue.decide(tenant, item_id, verdict, token=token, now=self.clock(), override=override)
+        return self.queue.decide(tenant, item_id, verdict, token=token, now=self.clock(), override=override,
+                                 via=via)
 
     def release(self, tenant: str, item_id: str, actor: str, *, token: int | None, override: bool = False,
-                note: str | None = None) -> QueueItem:
+                note: str | None = None, via: str | None = None) -> QueueItem:
         self._need_token(token, override)
         return self.queue.release(tenant, item_id, actor, token=token, now=self.clock(), override=override,
-                                  note=note)
+                                  note=note, via=via)
 
     def escalate(self, tenant: str, item_id: str, actor: str, *, token: int | None, to_queue: str | None = None,
-                 override: bool = False, note: str | None = None) -> QueueItem:
+                 override: bool = False, note: str | None = None, via: str | None = None) -> QueueItem:
         self._need_token(token, override)
         return self.queue.escalate(tenant, item_id, actor, token=token, now=self.clock(), to_queue=to_queue,
-                                   override=override, note=note)
+                                   override=override, note=note, via=via)
 
     def reassign(self, tenant: str, item_id: str, actor: str, *, token: int | None, to_reviewer: str | None = None,
                  to_queue: str | None = None, lease_seconds: float | None = None, override: bool = False,
-                 note: str | None = None) -> QueueItem:
+                 note: str | None = None, via: str | None = None) -> QueueItem:
         self._need_token(token, override)
         if to_reviewer is None and to_queue is None:
             raise RuleViolation("reassign needs to_reviewer, to_queue or both", field="to_reviewer")
         return self.queue.reassign(tenant, item_id, actor, token=token, now=self.clock(), to_reviewer=to_reviewer,
                                    to_queue=to_queue, lease=rules.clamp_lease(lease_seconds), override=override,
-                                   note=note)
+                                   note=note, via=via)
 
     @staticmethod
     def _need_token(token: int | None, override: bool) -> None:
@@ -100,8 +102,10 @@ class OutcomeService:
         self.store = store
         self.clock = clock
 
-    def record(self, tenant: str, outcome: rules.Outcome, request: dict[str, Any]) -> tuple[dict[str, Any], bool]:
-        """(stored outcome, replayed). ``request`` is the body as sent: its hash decides what a replay is."""
+    def record(self, tenant: str, outcome: rules.Outcome, request: dict[str, Any], *,
+               actor: str = "service:outcomes") -> tuple[dict[str, Any], bool]:
+        """(stored outcome, replayed). ``request`` is the body as sent: its hash decides what a replay is.
+        ``actor`` (the caller) is who the outcome's audit entry names."""
         now = self.clock()
         outcome = replace(outcome, occurred_at=_as_utc(outcome.occurred_at))
         if outcome.kind not in rules.EXTERNAL_OUTCOME_KINDS:
@@ -112,7 +116,7 @@ class OutcomeService:
                                code="invalid_outcome")
         if outcome.occurred_at > now + _FUTURE_TOLERANCE:
             raise RuleViolation("occurred_at is in the future", field="occurred_at", code="invalid_outcome")
-        return self.store.record(tenant, outcome, request_sha256=sha256_of(request), now=now)
+        return self.store.record(tenant, outcome, request_sha256=sha256_of(request), now=now, actor=actor)
 
     def for_case(self, tenant: str, case_id: str) -> dict[str, Any]:
         return self.store.for_case(tenant, case_id)

@@ -8,6 +8,7 @@ lock. The primary key on ``seq`` is the backstop: two entries can never claim on
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -19,7 +20,12 @@ from returns_triage.serving.domain.audit import GENESIS_HASH, AuditEntry, Checkp
 from returns_triage.serving.domain.model import canonical_json, sha256_of
 from returns_triage.serving.storage.tables import audit_checkpoints, audit_entries, policy_documents
 
-__all__ = ["append_entry", "store_policy_document", "SqlAuditLog"]
+__all__ = ["REVIEW_ACTION", "OVERRIDE", "OUTCOME", "append_entry", "append_review_entry", "note_sha256",
+           "store_policy_document", "SqlAuditLog"]
+
+REVIEW_ACTION = "review_action"
+OVERRIDE = "override"
+OUTCOME = "outcome"
 
 # Any constant works; it only has to be the same in every process that appends.
 _PG_CHAIN_LOCK = 0x72747269616765  # "rtriage"
@@ -55,6 +61,25 @@ def append_entry(conn: Connection, *, tenant: str, kind: str, subject_id: str, a
     return entry
 
 
+def note_sha256(note: str | None) -> str | None:
+    """The SHA-256 of a free-text note's UTF-8 bytes (None for no note).
+
+    The log keeps notes as this digest, not as text: an append-only log can never be redacted, and a reviewer's
+    note is free text about a customer that no pseudonymiser can clean. The note itself stays with the review
+    decision or outcome it belongs to, where this digest proves it unaltered.
+    """
+    return None if note is None else hashlib.sha256(note.encode("utf-8")).hexdigest()
+
+
+def append_review_entry(conn: Connection, *, tenant: str, decision_id: str, actor: str, override: bool,
+                        payload: dict[str, Any]) -> AuditEntry:
+    """Append a reviewer's action (``review_action``) or a supervisor's override (``override``) inside the
+    transaction of the queue change it records. The subject is the model decision under review, so one subject
+    lists the decision followed by everything people did about it."""
+    return append_entry(conn, tenant=tenant, kind=OVERRIDE if override else REVIEW_ACTION, subject_id=decision_id,
+                        actor=actor, payload=payload)
+
+
 def store_policy_document(conn: Connection, *, version: str, content: dict[str, Any]) -> str:
     """Keep a policy's content under its sha256 inside the caller's transaction (a no-op when already stored)."""
     digest = sha256_of(content)
@@ -67,7 +92,11 @@ def store_policy_document(conn: Connection, *, version: str, content: dict[str, 
 
 
 class SqlAuditLog:
-    """Reads of the log, stand-alone appends (reviewer actions, overrides, outcomes) and checkpoints."""
+    """Reads of the log, checkpoints, and a stand-alone append for records that change nothing else.
+
+    What records a change of state (a decision, a review action, an outcome) is appended with
+    :func:`append_entry` inside that change's own transaction instead, so neither commits without the other.
+    """
 
     def __init__(self, engine: Engine, *, batch_size: int = 20_000) -> None:
         self.engine = engine

@@ -6,6 +6,10 @@ queueing on one); on SQLite the engine opens every transaction with ``BEGIN IMME
 serialises writers, and the lock clauses are not rendered. The fencing token grows by one whenever the item
 is handed to someone (claim, reassignment, supervisor override), and a decision is accepted only with the
 current token, so a reviewer whose lease expired and was taken over cannot overwrite the new holder's work.
+
+Every change is also an entry of the decision log (``review_action``, or ``override`` when a supervisor acts
+without the token), appended last in the same transaction: the change and its entry commit together or not at
+all. Recorded outcomes are ``outcome`` entries the same way.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from returns_triage.errors import Conflict, IdempotencyConflict, NotFound
 from returns_triage.serving.domain import review as rules
 from returns_triage.serving.domain.model import sha256_of
 from returns_triage.serving.domain.webhooks import OUTCOME_RECORDED
+from returns_triage.serving.storage.audit_log import OUTCOME, append_entry, append_review_entry, note_sha256
 from returns_triage.serving.storage.tables import cases, decisions, outcomes, review_decisions, review_events, review_items
 from returns_triage.serving.storage.webhooks import enqueue_event, enqueue_review_decided
 
@@ -145,14 +150,17 @@ class SqlReviewQueue:
         now: datetime,
         lease: timedelta = rules.DEFAULT_LEASE,
         skills: Sequence[str] | None = None,
+        via: str | None = None,
     ) -> QueueItem | None:
         """Take the first claimable item of ``queue`` (pending, or claimed with an expired lease), or None.
+
+        ``via`` names the authenticated caller (an API key) acting for ``reviewer``; the audit entry records both.
 
         Two narrow look-ups rather than one with an OR: each walks the (queue, status, priority) index in
         claim order and stops at the first unlocked row, where an OR would sort every pending item.
         """
         if self.engine.dialect.name == "postgresql":
-            return self._claim_postgresql(tenant, queue, reviewer, now=now, lease=lease, skills=skills)
+            return self._claim_postgresql(tenant, queue, reviewer, now=now, lease=lease, skills=skills, via=via)
         pick = select(_ri.item_id, _ri.status, _ri.claimed_by, _ri.priority, _ri.sla_due_at, _ri.created_at).where(
             _ri.tenant == tenant, _ri.queue == queue)
         if skills is not None:
@@ -174,12 +182,17 @@ class SqlReviewQueue:
                 .returning(_ri.fencing_token)
             ).scalar_one()
             reclaimed = row.status == rules.CLAIMED
-            self._event(conn, tenant, row.item_id, "reclaimed" if reclaimed else "claimed", reviewer, row.status,
-                        rules.CLAIMED, token, now, details={"previous_holder": row.claimed_by} if reclaimed else {})
-            return self._read(conn, tenant, row.item_id)
+            details = {"previous_holder": row.claimed_by} if reclaimed else {}
+            event = "reclaimed" if reclaimed else "claimed"
+            self._event(conn, tenant, row.item_id, event, reviewer, row.status, rules.CLAIMED, token, now,
+                        details=details)
+            item = self._read(conn, tenant, row.item_id)
+            self._log(conn, tenant, item, action=event, actor=reviewer, from_status=row.status, token=token,
+                      details=details, via=via)
+            return item
 
     def _claim_postgresql(self, tenant: str, queue: str, reviewer: str, *, now: datetime, lease: timedelta,
-                          skills: Sequence[str] | None) -> QueueItem | None:
+                          skills: Sequence[str] | None, via: str | None) -> QueueItem | None:
         """The same claim as one statement: pick, update, record the event and return the item in a single
         round trip, which is what keeps the claim latency low with many pending items and many claimers."""
         skill_filter = "AND (skill IS NULL OR skill = ANY(:skills))" if skills is not None else ""
@@ -223,7 +236,14 @@ class SqlReviewQueue:
             params["skills"] = list(skills)
         with self.engine.begin() as conn:
             row = conn.execute(statement, params).first()
-        return None if row is None else _item(row)
+            if row is None:
+                return None
+            item = _item(row)
+            reclaimed = row.from_status == rules.CLAIMED
+            self._log(conn, tenant, item, action="reclaimed" if reclaimed else "claimed", actor=reviewer,
+                      from_status=row.from_status, token=item.fencing_token,
+                      details={"previous_holder": row.previous_holder} if reclaimed else {}, via=via)
+        return item
 
     def renew(self, tenant: str, item_id: str, reviewer: str, *, token: int, now: datetime,
               lease: timedelta = rules.DEFAULT_LEASE) -> QueueItem:
@@ -245,6 +265,7 @@ class SqlReviewQueue:
         token: int | None,
         now: datetime,
         override: bool = False,
+        via: str | None = None,
     ) -> tuple[QueueItem, dict[str, Any]]:
         """Record the verdict of the token's holder (or a supervisor's override); approve / reject also become
         a ``review`` outcome of the case. Returns the item after the decision and the stored review decision."""
@@ -283,9 +304,10 @@ class SqlReviewQueue:
                 "created_at": now,
             }
             conn.execute(review_decisions.insert().values(tenant=tenant, case_ref=row.case_ref, **stored))
-            if verdict.is_label():
+            outcome_id = f"review-{review_decision_id}" if verdict.is_label() else None
+            if outcome_id is not None:
                 conn.execute(outcomes.insert().values(
-                    tenant=tenant, outcome_id=f"review-{review_decision_id}", case_ref=row.case_ref,
+                    tenant=tenant, outcome_id=outcome_id, case_ref=row.case_ref,
                     decision_id=row.decision_id, kind="review", source="review",
                     confirmed_reason_code=verdict.corrected_reason_code or ai.reason_code,
                     fraud_confirmed=verdict.fraud_confirmed, note=verdict.note, occurred_at=now, received_at=now,
@@ -295,10 +317,17 @@ class SqlReviewQueue:
                         override=override, details={"action": verdict.action, "review_decision_id": review_decision_id})
             enqueue_review_decided(conn, tenant=tenant, case_ref=row.case_ref, item_status=new_status,
                                    review_decision=stored, now=now)
-            return self._read(conn, tenant, item_id), stored
+            item = self._read(conn, tenant, item_id)
+            self._log(conn, tenant, item, action="decided", actor=verdict.reviewer, from_status=row.status,
+                      token=token, override=override, via=via, details={
+                          "verdict": verdict.action, "review_decision_id": review_decision_id,
+                          "corrected_reason_code": verdict.corrected_reason_code,
+                          "fraud_confirmed": verdict.fraud_confirmed, "ai_suggestion": suggestion,
+                          "ai_agreement": agreement, "outcome_id": outcome_id, "note": verdict.note})
+            return item, stored
 
     def release(self, tenant: str, item_id: str, actor: str, *, token: int | None, now: datetime,
-                override: bool = False, note: str | None = None) -> QueueItem:
+                override: bool = False, note: str | None = None, via: str | None = None) -> QueueItem:
         """Give the item back to its queue (the holder, or a supervisor — also for an awaiting_info item)."""
         with self.engine.begin() as conn:
             row = self._lock(conn, tenant, item_id)
@@ -307,12 +336,15 @@ class SqlReviewQueue:
             token = self._authorise(row, actor, token, override)
             self._apply(conn, item_id, token, {"status": rules.PENDING, "claimed_by": None,
                                                "lease_expires_at": None}, bump=override)
+            details = {"note": note} if note else {}
             self._event(conn, tenant, item_id, "released", actor, row.status, rules.PENDING, token, now,
-                        override=override, details={"note": note} if note else {})
-            return self._read(conn, tenant, item_id)
+                        override=override, details=details)
+            return self._logged(conn, tenant, item_id, action="released", actor=actor, from_status=row.status,
+                                token=token, override=override, details=details, via=via)
 
     def escalate(self, tenant: str, item_id: str, actor: str, *, token: int | None, now: datetime,
-                 to_queue: str | None = None, override: bool = False, note: str | None = None) -> QueueItem:
+                 to_queue: str | None = None, override: bool = False, note: str | None = None,
+                 via: str | None = None) -> QueueItem:
         """Move the item to the supervisors' queue (or ``to_queue``), raised in priority, unclaimed."""
         with self.engine.begin() as conn:
             row = self._lock(conn, tenant, item_id)
@@ -323,15 +355,16 @@ class SqlReviewQueue:
             self._apply(conn, item_id, token, {"status": rules.PENDING, "claimed_by": None, "lease_expires_at": None,
                                                "queue": queue, "priority": priority, "escalation_level": level},
                         bump=override)
+            details = {"from_queue": row.queue, "to_queue": queue, "level": level, **({"note": note} if note else {})}
             self._event(conn, tenant, item_id, "escalated", actor, row.status, rules.PENDING, token, now,
-                        override=override, details={"from_queue": row.queue, "to_queue": queue, "level": level,
-                                                    **({"note": note} if note else {})})
-            return self._read(conn, tenant, item_id)
+                        override=override, details=details)
+            return self._logged(conn, tenant, item_id, action="escalated", actor=actor, from_status=row.status,
+                                token=token, override=override, details=details, via=via)
 
     def reassign(self, tenant: str, item_id: str, actor: str, *, token: int | None, now: datetime,
                  to_reviewer: str | None = None, to_queue: str | None = None,
                  lease: timedelta = rules.DEFAULT_LEASE, override: bool = False,
-                 note: str | None = None) -> QueueItem:
+                 note: str | None = None, via: str | None = None) -> QueueItem:
         """Hand the item to another reviewer (claimed by them, new token) and/or move it to another queue."""
         if to_reviewer is None and to_queue is None:
             raise ValueError("reassign needs to_reviewer or to_queue")
@@ -347,12 +380,12 @@ class SqlReviewQueue:
             else:
                 values.update(status=rules.PENDING, claimed_by=None, lease_expires_at=None)
             self._apply(conn, item_id, token, values)
+            details = {"from_reviewer": row.claimed_by, "to_reviewer": to_reviewer, "from_queue": row.queue,
+                       "to_queue": values["queue"], **({"note": note} if note else {})}
             self._event(conn, tenant, item_id, "reassigned", actor, row.status, values["status"],
-                        values.get("fencing_token", token), now, override=override,
-                        details={"from_reviewer": row.claimed_by, "to_reviewer": to_reviewer,
-                                 "from_queue": row.queue, "to_queue": values["queue"],
-                                 **({"note": note} if note else {})})
-            return self._read(conn, tenant, item_id)
+                        values.get("fencing_token", token), now, override=override, details=details)
+            return self._logged(conn, tenant, item_id, action="reassigned", actor=actor, from_status=row.status,
+                                token=token, override=override, details=details, via=via)
 
     # -- helpers -----------------------------------------------------------------------------------------------
 
@@ -408,6 +441,38 @@ class SqlReviewQueue:
         if done.rowcount != 1:
             raise Conflict(f"review item {item_id} changed underneath this request", code="stale_token")
 
+    def _logged(self, conn: Connection, tenant: str, item_id: str, **entry: Any) -> QueueItem:
+        """The item as changed, after appending the change's audit entry (see :meth:`_log`)."""
+        item = self._read(conn, tenant, item_id)
+        self._log(conn, tenant, item, **entry)
+        return item
+
+    @staticmethod
+    def _log(conn: Connection, tenant: str, item: QueueItem, *, action: str, actor: str, from_status: str,
+             token: int, override: bool = False, details: dict[str, Any] | None = None,
+             via: str | None = None) -> None:
+        """Append the change's entry to the decision log. Called last in the change's transaction, so the chain's
+        writer lock (taken by the append) is held only for the commit that follows, and always after the item's
+        row lock, in the same order as every other appender."""
+        facts = dict(details or {})
+        note = facts.pop("note", None)
+        payload: dict[str, Any] = {
+            "action": action, "item_id": item.item_id, "decision_id": item.decision_id, "case_id": item.case_id,
+            "queue": item.queue, "from_status": from_status, "to_status": item.status,
+            # The token the change was made under, and the item's token after it (a claim, a hand-over and an
+            # override move it on, fencing the previous holder out).
+            "fencing_token": token, "item_fencing_token": item.fencing_token, "override": override,
+            "claimed_by": item.claimed_by,
+            "lease_expires_at": item.lease_expires_at.isoformat() if item.lease_expires_at else None,
+            **facts,
+        }
+        if note is not None:
+            payload["note_sha256"] = note_sha256(note)
+        if via is not None:
+            payload["authenticated_as"] = via
+        append_review_entry(conn, tenant=tenant, decision_id=item.decision_id, actor=actor, override=override,
+                            payload=payload)
+
     def _event(self, conn: Connection, tenant: str, item_id: str, event: str, actor: str, from_status: str,
                to_status: str, token: int, now: datetime, *, override: bool = False,
                details: dict[str, Any] | None = None) -> None:
@@ -429,9 +494,10 @@ class SqlOutcomeStore:
         self.engine = engine
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
 
-    def record(self, tenant: str, outcome: rules.Outcome, *, request_sha256: str,
-               now: datetime) -> tuple[dict[str, Any], bool]:
-        """Store the outcome once. Returns (stored outcome, replayed); a reused id with another body raises."""
+    def record(self, tenant: str, outcome: rules.Outcome, *, request_sha256: str, now: datetime,
+               actor: str = "service:outcomes") -> tuple[dict[str, Any], bool]:
+        """Store the outcome once, with its ``outcome`` entry in the decision log in the same transaction.
+        Returns (stored outcome, replayed); a reused id with another body raises and appends nothing."""
         with self.engine.begin() as conn:
             case_ref = conn.execute(select(cases.c.id).where(cases.c.tenant == tenant,
                                                              cases.c.case_id == outcome.case_id)).scalar()
@@ -462,6 +528,9 @@ class SqlOutcomeStore:
                 assert stored is not None
                 if inserted is not None:
                     enqueue_event(conn, tenant=tenant, event=OUTCOME_RECORDED, data=stored, now=now)
+                    # Filed under the decision the outcome is joined to, beside that decision's own entry.
+                    append_entry(conn, tenant=tenant, kind=OUTCOME, actor=actor, payload=_outcome_entry(stored),
+                                 subject_id=stored["decision_id"] or stored["case_id"])
                     return stored, False
         if stored["request_sha256"] != request_sha256:
             raise IdempotencyConflict(f"outcome {outcome.outcome_id} was already recorded with a different body; "
@@ -511,6 +580,16 @@ class SqlOutcomeStore:
             .where(outcomes.c.tenant == tenant, outcomes.c.outcome_id == outcome_id)
         ).first()
         return None if row is None else _outcome(row)
+
+
+def _outcome_entry(stored: dict[str, Any]) -> dict[str, Any]:
+    """An outcome as the decision log keeps it: every fact, the note as its digest (see ``note_sha256``)."""
+    entry = {k: v for k, v in stored.items() if k != "note"}
+    entry["occurred_at"] = stored["occurred_at"].isoformat()
+    entry["received_at"] = stored["received_at"].isoformat()
+    if stored.get("note") is not None:
+        entry["note_sha256"] = note_sha256(stored["note"])
+    return entry
 
 
 def _outcome_columns() -> list[Any]:

@@ -210,6 +210,23 @@ def cmd_audit_replay(args: argparse.Namespace) -> int:
     return 0 if result.identical else 1
 
 
+def cmd_audit_list(args: argparse.Namespace) -> int:
+    import json
+
+    from returns_triage.serving.storage import make_engine
+    from returns_triage.serving.storage.audit_log import SqlAuditLog
+
+    engine = make_engine(_settings().database_url)
+    try:
+        entries = SqlAuditLog(engine).find(tenant=args.tenant, kind=args.kind, subject_id=args.subject,
+                                           after_seq=args.after_seq, limit=args.limit)
+    finally:
+        engine.dispose()
+    for entry in entries:
+        print(json.dumps(entry.to_dict(), ensure_ascii=False, separators=(",", ":")))
+    return 0
+
+
 def cmd_audit_prove(args: argparse.Namespace) -> int:
     import json
 
@@ -514,6 +531,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--models", action="append", default=[],
                    help="another folder holding bundles (searched before TRIAGE_MODEL_DIR and the model store)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    from returns_triage.serving.domain.audit import ENTRY_KINDS
+
+    p = add("list", cmd_audit_list, "print a tenant's entries oldest first, one JSON object a line", audit)
+    p.add_argument("--tenant", default="default")
+    p.add_argument("--kind", choices=ENTRY_KINDS)
+    p.add_argument("--subject", help="only entries about this subject (a decision id lists what was done about it)")
+    p.add_argument("--after-seq", type=int, default=0, help="page: entries after this seq")
+    p.add_argument("--limit", type=int, default=100)
     p = add("prove", cmd_audit_prove, "print a consistency proof between two signed checkpoints, or an entry's "
             "inclusion proof (JSON)", audit)
     p.add_argument("--old", type=int, help="tree size of the older checkpoint")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -133,3 +134,30 @@ def test_a_late_outcome_is_kept_but_not_current(review_client, backend) -> None:
     current = {o["outcome_id"]: o["current"] for o in listed}
     assert current == {"insp-1": False, "insp-2": True, "fr-1": True}
     assert review_client.get("/v1/cases/RMA-404/outcomes").status_code == 404
+
+
+def test_review_actions_and_outcomes_are_listed_as_audit_entries(review_client, backend,
+                                                                  make_api_key) -> None:  # type: ignore[no-untyped-def]
+    (item,) = seed_items(backend, 1)
+    token = _claim(review_client, "ann").json()["token"]
+    decided = review_client.post(f"/v1/review/items/{item}/decision", json={
+        "reviewer": "ann", "token": token, "action": "reject", "fraud_confirmed": True, "note": "same card as RMA-7"})
+    assert decided.status_code == 200, decided.text
+    assert review_client.post("/v1/outcomes", json=OUTCOME).status_code == 201
+    auditor = make_api_key(backend, role="auditor")
+
+    def listed(**params: str) -> list[tuple[str, str, str]]:
+        page = review_client.get("/v1/audit/entries", params=params, headers=auditor)
+        assert page.status_code == 200, page.text
+        return [(e["kind"], e["actor"], json.loads(e["payload"]).get("action", "")) for e in page.json()["items"]]
+
+    assert listed(kind="review_action") == [("review_action", "ann", "claimed"), ("review_action", "ann", "decided")]
+    (outcome,) = listed(kind="outcome")
+    assert outcome[0] == "outcome" and outcome[1].startswith("key:")
+    assert [k for k, _, _ in listed(subject_id="dec-00000")] == ["review_action", "review_action", "outcome"]
+    assert listed(kind="override") == []
+    entry = review_client.get("/v1/audit/entries", params={"kind": "review_action"}, headers=auditor).json()["items"][1]
+    payload = json.loads(entry["payload"])
+    assert payload["verdict"] == "reject" and payload["fraud_confirmed"] is True and payload["fencing_token"] == token
+    assert payload["authenticated_as"] == outcome[1]  # the same admin key made both calls
+    assert "same card" not in entry["payload"] and len(payload["note_sha256"]) == 64
