@@ -37,6 +37,7 @@ _MODULES: dict[str, str] = {
     "idempotency": "returns_triage.evaluation.benchmarks.idempotency",
     "policy": "returns_triage.evaluation.benchmarks.policy",
     "disposition": "returns_triage.evaluation.benchmarks.disposition",
+    "kpi-scale": "returns_triage.evaluation.benchmarks.kpi_scale",
     "score-batch": "returns_triage.evaluation.benchmarks.score_batch",
     "load": "returns_triage.evaluation.benchmarks.load",
     "drift-scenario": "returns_triage.evaluation.benchmarks.drift_scenario",

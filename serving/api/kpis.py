@@ -20,6 +20,7 @@ from returns_triage.serving.api.console import _html, _principal, _redirect
 from returns_triage.serving.api.inspections import only_known_query
 from returns_triage.serving.domain.access import Principal
 from returns_triage.serving.service.kpis import DIMENSIONS, KpiService
+from returns_triage.serving.storage.kpi_rollups import KpiRollup
 from returns_triage.serving.storage.kpis import SqlKpiQueries
 
 __all__ = ["kpi_router", "dashboard_router", "format_kpi"]
@@ -30,7 +31,8 @@ _BAR_WIDTH = 420.0
 
 
 def _service(state: State) -> KpiService:
-    return KpiService(SqlKpiQueries(state.ctx.engine))
+    queries = SqlKpiQueries(state.ctx.engine)
+    return KpiService(queries, rollup=KpiRollup(state.ctx.engine, queries))
 
 
 @get("/kpis", sync_to_thread=True, tags=["kpis"], summary="Process KPIs, in total and by a dimension",

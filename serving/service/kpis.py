@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from returns_triage.errors import RuleViolation
+from returns_triage.serving.storage.kpi_rollups import DASHBOARD_JOBS, KpiRollup
 from returns_triage.serving.storage.kpis import AGING_BANDS, DIMENSIONS, KPI_NAMES, KpiRow, SqlKpiQueries
 
 __all__ = ["KpiDefinition", "KPI_DEFINITIONS", "KpiService", "DIMENSIONS", "DEFAULT_WINDOW", "AGING_BANDS"]
@@ -83,10 +84,11 @@ def _total(name: str, groups: list[KpiRow]) -> KpiRow:
 
 class KpiService:
     def __init__(self, queries: SqlKpiQueries, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-                 parallel: int = 4) -> None:
+                 parallel: int = 4, rollup: KpiRollup | None = None) -> None:
         self.queries = queries
         self.clock = clock
         self.parallel = max(1, parallel)
+        self.rollup = rollup
 
     def window(self, since: datetime | None, until: datetime | None) -> tuple[datetime, datetime]:
         """[since, until) in UTC; defaults: the 12 weeks up to now."""
@@ -137,17 +139,18 @@ class KpiService:
                   until: datetime | None = None) -> dict[str, Any]:
         """What the console's dashboard shows: every KPI's total, and the bottleneck views."""
         start, end = self.window(since, until)
-        grouped = (("review_wait_hours", ("facility",)), ("sla_breach_rate", ("facility",)),
-                   ("return_aging", ("facility",)), ("exception_volume", ("reason_code", "week")))
         # The totals of the grouped KPIs are their groups' weighted sums: one query fewer each.
-        derived = {name for name, _ in grouped}
-        jobs: list[tuple[str, tuple[str, ...]]] = [(name, ()) for name in KPI_NAMES if name not in derived]
-        jobs += grouped
-        # The aggregates are independent reads: run them side by side on the engine's pool (the page waits for
-        # the slowest, not the sum).
-        with ThreadPoolExecutor(max_workers=self.parallel) as pool:
-            futures = {job: pool.submit(self.queries.compute, job[0], tenant, start, end, job[1]) for job in jobs}
-            results = {job: f.result() for job, f in futures.items()}
+        derived = {name for name, group_by in DASHBOARD_JOBS if group_by}
+        if self.rollup is not None:
+            # Over a million cases the events are too many to aggregate per page view: the daily rollup answers
+            # the whole days, the events only the rest (the same numbers; see serving/storage/kpi_rollups.py).
+            results = self.rollup.dashboard(tenant, start, end)
+        else:
+            # The aggregates are independent reads: run them side by side on the engine's pool.
+            with ThreadPoolExecutor(max_workers=self.parallel) as pool:
+                futures = {job: pool.submit(self.queries.compute, job[0], tenant, start, end, job[1])
+                           for job in DASHBOARD_JOBS}
+                results = {job: f.result() for job, f in futures.items()}
         totals = {name: results[(name, ())][0] if name not in derived else
                   _total(name, [r for job, rows in results.items() if job[0] == name for r in rows])
                   for name in KPI_NAMES}

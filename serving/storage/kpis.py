@@ -134,11 +134,14 @@ class SqlKpiQueries:
     def supports(self, kpi: str, group_by: Sequence[str]) -> bool:
         return all(d in self._dims(self._BASE[kpi]) for d in group_by)
 
-    def _population(self, kpi: str, tenant: str, since: datetime, until: datetime,
+    def _within(self, column: Any, ranges: Sequence[tuple[datetime, datetime]]) -> ColumnElement[bool]:
+        return or_(*(and_(column >= self._at(lo), column < self._at(hi)) for lo, hi in ranges))
+
+    def _population(self, kpi: str, tenant: str, ranges: Sequence[tuple[datetime, datetime]], now: datetime,
                     group_by: Sequence[str] = ()) -> tuple[Select[Any], Any, Any]:
         """(select with FROM and WHERE, the value expression, the aggregate to apply: "avg", "sum", "ratio" or
-        "bands")."""
-        lo, hi = self._at(since), self._at(until)
+        "bands"). Rows fall in the window when their time is in one of ``ranges``; ages are taken at ``now``."""
+        at_now = self._at(now)
         need = self._joins_for(group_by)
         if kpi in ("authorisation_cycle_hours", "straight_through_rate"):
             src: Any = decisions
@@ -147,7 +150,7 @@ class SqlKpiQueries:
             if kpi == "authorisation_cycle_hours":
                 src = src.outerjoin(review_items, _r.decision_id == _d.decision_id)
             q = (select().select_from(src)
-                 .where(_d.tenant == tenant, _d.kind == "return", _d.created_at >= lo, _d.created_at < hi))
+                 .where(_d.tenant == tenant, _d.kind == "return", self._within(_d.created_at, ranges)))
             if kpi == "straight_through_rate":
                 return q, case((_d.route != "review", 1.0), else_=0.0), "avg"
             # An auto-routed return is authorised when it is scored; a reviewed one when its review completes.
@@ -159,25 +162,24 @@ class SqlKpiQueries:
                 src = src.join(decisions, _d.decision_id == _r.decision_id)
             if "cases" in need:
                 src = src.join(cases, _c.id == _r.case_ref)
-            q = select().select_from(src).where(_r.tenant == tenant, _r.created_at >= lo, _r.created_at < hi)
+            q = select().select_from(src).where(_r.tenant == tenant, self._within(_r.created_at, ranges))
             if kpi == "exception_volume":
                 return q, literal(1.0), "sum"
             if kpi == "sla_breach_rate":
                 breached = or_(and_(_r.completed_at.is_not(None), _r.completed_at > _r.sla_due_at),
-                               and_(_r.completed_at.is_(None), _r.sla_due_at < hi))
+                               and_(_r.completed_at.is_(None), _r.sla_due_at < at_now))
                 return q, case((breached, 1.0), else_=0.0), "avg"
-            return q.where(_r.completed_at.is_(None)), self._hours(hi, _r.created_at), "avg"
+            return q.where(_r.completed_at.is_(None)), self._hours(at_now, _r.created_at), "avg"
         if kpi == "override_rate":
             src = review_decisions
             if "decisions" in need:
                 src = src.join(decisions, _d.decision_id == _rd.decision_id)
             if "cases" in need:
                 src = src.join(cases, _c.id == _rd.case_ref)
-            q = select().select_from(src).where(_rd.tenant == tenant, _rd.created_at >= lo, _rd.created_at < hi)
+            q = select().select_from(src).where(_rd.tenant == tenant, self._within(_rd.created_at, ranges))
             return q, case((_rd.ai_agreement == "overrides", 1.0), else_=0.0), "avg"
         if kpi in ("receipt_to_inspection_hours", "inspection_to_credit_hours", "restock_rate"):
-            q = select().select_from(inspections).where(_i.tenant == tenant, _i.inspected_at >= lo,
-                                                        _i.inspected_at < hi)
+            q = select().select_from(inspections).where(_i.tenant == tenant, self._within(_i.inspected_at, ranges))
             if kpi == "restock_rate":
                 return q, case((_i.disposition == "restock", 1.0), else_=0.0), "avg"
             if kpi == "receipt_to_inspection_hours":
@@ -189,25 +191,30 @@ class SqlKpiQueries:
             return q.where(credited.is_not(None)), hours, "avg"
         if kpi == "supplier_recovery_rate":
             q = (select().select_from(supplier_claims)
-                 .where(_sc.tenant == tenant, _sc.created_at >= lo, _sc.created_at < hi,
+                 .where(_sc.tenant == tenant, self._within(_sc.created_at, ranges),
                         _sc.status.in_(("recovered", "rejected"))))
             return q, (func.coalesce(_sc.recovered_amount, 0.0), _sc.claimed_amount), "ratio"
         if kpi == "return_aging":
-            credited = exists().where(_o.case_ref == _c.id, _o.kind == "credit", _o.occurred_at <= hi)
-            rejected = exists().where(_rd.case_ref == _c.id, _rd.action == "reject", _rd.created_at <= hi)
+            credited = exists().where(_o.case_ref == _c.id, _o.kind == "credit", _o.occurred_at <= at_now)
+            rejected = exists().where(_rd.case_ref == _c.id, _rd.action == "reject", _rd.created_at <= at_now)
             q = (select().select_from(cases)
-                 .where(_c.tenant == tenant, _c.created_at >= lo, _c.created_at < hi, ~credited, ~rejected))
-            return q, self._hours(hi, _c.created_at) / 24.0, "bands"
+                 .where(_c.tenant == tenant, self._within(_c.created_at, ranges), ~credited, ~rejected))
+            return q, self._hours(at_now, _c.created_at) / 24.0, "bands"
         raise ValueError(f"unknown KPI {kpi}")
 
     # -- the one entry point ---------------------------------------------------------------------------------
 
     def compute(self, kpi: str, tenant: str, since: datetime, until: datetime,
-                group_by: Sequence[str] = ()) -> list[KpiRow]:
-        """The KPI's total (``group_by`` empty) or one row per group, largest population first."""
+                group_by: Sequence[str] = (), *, now: datetime | None = None,
+                ranges: Sequence[tuple[datetime, datetime]] | None = None) -> list[KpiRow]:
+        """The KPI's total (``group_by`` empty) or one row per group, largest population first.
+
+        The window is [since, until), or the union of ``ranges`` when given (the parts of a window the daily
+        rollup does not cover); ages and SLAs are taken at ``now`` (default: ``until``)."""
         dims = self._dims(self._BASE[kpi])
         keys = [dims[g].label(f"g{k}") for k, g in enumerate(group_by)]
-        q, value, agg = self._population(kpi, tenant, since, until, group_by)
+        q, value, agg = self._population(kpi, tenant, [(since, until)] if ranges is None else ranges,
+                                         until if now is None else now, group_by)
         if agg == "ratio":
             num, den = value
             aggs = [func.sum(num).label("num"), func.sum(den).label("den"), func.count().label("n")]

@@ -461,3 +461,34 @@ policy_documents = Table(
 )
 
 __all__ += ["policy_documents"]
+
+# 0010: the process KPIs' daily rollup (serving/storage/kpi_rollups.py) and the days whose events changed since
+# they were rolled up, marked by triggers on the source tables in the writing transaction.
+kpi_daily = Table(
+    "kpi_daily",
+    metadata,
+    Column("tenant", String(64), primary_key=True),
+    Column("day", String(10), primary_key=True),
+    Column("fact", String(16), primary_key=True),
+    Column("facility", String(64), primary_key=True),
+    Column("reason_code", String(64), primary_key=True),
+    Column("n", Integer, nullable=False),
+    Column("count_1", Integer, nullable=False),
+    Column("count_2", Integer, nullable=False),
+    Column("count_3", Integer, nullable=False),
+    Column("hours_1", Float, nullable=False),
+    Column("hours_2", Float, nullable=False),
+    Column("first_at", DateTime(timezone=True), nullable=True),
+    Column("last_at", DateTime(timezone=True), nullable=True),
+)
+
+kpi_stale_days = Table(
+    "kpi_stale_days",
+    metadata,
+    Column("mark_id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("tenant", String(64), nullable=False),
+    Column("day", String(10), nullable=False),
+    Index("ix_kpi_stale_days_tenant_day", "tenant", "day"),
+)
+
+__all__ += ["kpi_daily", "kpi_stale_days"]

@@ -8,12 +8,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select, text
 from litestar.testing import TestClient
 
 from returns_triage.serving.api import create_app
 from returns_triage.serving.service.kpis import KPI_DEFINITIONS, KpiService
 from returns_triage.serving.service.models import LoadedModels
 from returns_triage.serving.storage.kpis import DIMENSIONS, SqlKpiQueries
+from returns_triage.serving.storage.tables import cases, decisions, review_items
 from returns_triage.settings import Settings
 from tests.process_world import direct_kpi, seed_process_world
 
@@ -158,3 +160,74 @@ def test_metrics_exposes_kpis_in_prometheus_text_and_takes_more_collectors(backe
     assert re.search(r'^triage_kpi_open_returns\{band="0-2d"\} \d', text, re.M)
     assert 'triage_test_gauge{queue="say \\"hi\\""} 3.0' in text
     assert 'triage_collector_errors{collector="broken"} 1.0' in text
+
+
+def _rollup_matches_the_events(backend, since: datetime, until: datetime) -> None:  # type: ignore[no-untyped-def]
+    from returns_triage.serving.storage.kpi_rollups import DASHBOARD_JOBS, KpiRollup
+
+    queries = SqlKpiQueries(backend)
+    rolled = KpiRollup(backend, queries).dashboard("default", since, until)
+    for name, group_by in DASHBOARD_JOBS:
+        direct = {r.key: r for r in queries.compute(name, "default", since, until, group_by) if r.n or not group_by}
+        mine = {r.key: r for r in rolled[(name, group_by)]}
+        assert mine.keys() == direct.keys(), (name, group_by)
+        for key, row in mine.items():
+            assert row.n == direct[key].n and row.bands == direct[key].bands, (name, key)
+            assert _close(row.value, direct[key].value), (name, key, row.value, direct[key].value)
+        if not group_by:
+            _check_total(name, {"n": mine[()].n, "value": mine[()].value}, direct_kpi(backend, name, since, until))
+    # The whole days came from the rollup, and none of them is left stale.
+    with backend.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM kpi_daily")).scalar_one() > 0
+        assert conn.execute(text("SELECT count(*) FROM kpi_stale_days WHERE day >= :a AND day < :b"),
+                            {"a": (since + timedelta(days=1)).date().isoformat(),
+                             "b": until.date().isoformat()}).scalar_one() == 0
+
+
+def test_the_dashboard_rollup_follows_every_write_and_the_clock(backend) -> None:  # type: ignore[no-untyped-def]
+    seed_process_world(backend, until=UNTIL, n=600)
+    since = SINCE + timedelta(hours=7, minutes=13)
+    _rollup_matches_the_events(backend, since, UNTIL)
+    # A request time between the SLA due times of two open reviews of one day, facility and reason.
+    r, c, d = review_items.c, cases.c, decisions.c
+    with backend.connect() as conn:
+        open_items = conn.execute(
+            select(r.sla_due_at, c.facility, d.reason_code).join_from(review_items, cases, c.id == r.case_ref)
+            .join(decisions, d.decision_id == r.decision_id).where(r.completed_at.is_(None))
+            .order_by(c.facility, d.reason_code, r.sla_due_at)).all()
+    due = [(t if t.tzinfo else t.replace(tzinfo=UTC), f, k) for t, f, k in open_items]
+    pairs = [(a[0], b[0]) for a, b in zip(due, due[1:], strict=False)
+             if a[1:] == b[1:] and (a[0] - timedelta(hours=24)).date() == (b[0] - timedelta(hours=24)).date()
+             and a[0] < b[0] and a[0] - timedelta(hours=24) > since + timedelta(days=1)]
+    assert pairs, "the test world has no day with two open reviews alike"
+    _rollup_matches_the_events(backend, since, pairs[0][0] + (pairs[0][1] - pairs[0][0]) / 2)
+    # Later in the day and days later, without a write: open reviews pass their SLA, returns age into other bands.
+    for later in (timedelta(hours=5), timedelta(days=2, hours=3), timedelta(days=9)):
+        _rollup_matches_the_events(backend, since, UNTIL + later)
+    with backend.begin() as conn:
+        marks = conn.execute(text("SELECT count(*) FROM kpi_stale_days")).scalar_one()
+        # A claim changes nothing the KPIs read: no day goes stale.
+        conn.execute(text("UPDATE review_items SET claimed_by = 'r9', fencing_token = fencing_token + 1"))
+        assert conn.execute(text("SELECT count(*) FROM kpi_stale_days")).scalar_one() == marks
+        item = conn.execute(text("SELECT item_id, created_at FROM review_items WHERE completed_at IS NULL "
+                                 "ORDER BY created_at LIMIT 1")).one()
+        conn.execute(text("UPDATE review_items SET completed_at = :t, status = 'done' WHERE item_id = :i"),
+                     {"t": UNTIL - timedelta(hours=1), "i": item.item_id})
+        open_case = conn.execute(text(
+            "SELECT c.id, c.tenant FROM cases c WHERE NOT EXISTS (SELECT 1 FROM outcomes o WHERE o.case_ref = c.id) "
+            "AND c.created_at BETWEEN :a AND :b ORDER BY c.created_at LIMIT 2"),
+            {"a": since + timedelta(days=2), "b": UNTIL - timedelta(days=10)}).all()
+        # One credit closes a case now; another arrives dated after the request time (the case is open until then).
+        for k, (case_ref, tenant) in enumerate(open_case):
+            conn.execute(text(
+                "INSERT INTO outcomes (tenant, outcome_id, case_ref, kind, source, amount, currency, occurred_at, "
+                "received_at, out_of_order, request_sha256) VALUES (:tenant, :oid, :c, 'credit', 'workflow', 10.0, "
+                "'EUR', :t, :t, false, :sha)"),
+                {"tenant": tenant, "oid": f"late-credit-{k}", "c": case_ref, "sha": "0" * 64,
+                 "t": UNTIL - timedelta(hours=2) if k == 0 else UNTIL + timedelta(days=1)})
+        conn.execute(text("UPDATE cases SET facility = 'DC-NEW' WHERE id = (SELECT case_ref FROM review_items "
+                          "ORDER BY created_at DESC LIMIT 1)"))
+        conn.execute(text("DELETE FROM review_decisions WHERE review_decision_id = (SELECT review_decision_id FROM "
+                          "review_decisions ORDER BY created_at LIMIT 1 OFFSET 3)"))
+    _rollup_matches_the_events(backend, since, UNTIL)
+    _rollup_matches_the_events(backend, since, UNTIL + timedelta(days=2))
