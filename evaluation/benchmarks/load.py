@@ -1,7 +1,9 @@
 """`triage bench load`: the scoring API against the physical limit of the machine, in one run.
 
 1. **Limit**: the served reason bundle's encoder alone (tokenise + onnxruntime), in process, at rising batch
-   sizes; its best throughput is what end-to-end scoring is compared with.
+   sizes, in arrival order and on length-sorted batches (the service groups each encoder call's texts by length,
+   so sorted batches belong in the limit); the best throughput of all is what end-to-end scoring is compared
+   with. Also the share of the load's texts the cascade's first stage answers, and its CPU cost per text.
 2. **Framework ceiling**: a trivial Litestar POST endpoint, served by uvicorn exactly as `triage serve` serves
    the API; also picks the load generator (ours vs `wrk`, when installed) by CPU spent per request, since on
    2 cores the generator competes with the server.
@@ -87,21 +89,26 @@ def _body_template(document_id: str | None = None) -> str:
 # ------------------------------------------------------------------------------------------------ limit
 
 def raw_encoder_throughput(bundle: Path, texts: list[str], batches: tuple[int, ...], seconds: float,
-                           cpu_ms: dict[int, float] | None = None) -> dict[int, float]:
+                           cpu_ms: dict[int, float] | None = None, *, sort: bool = False) -> dict[int, float]:
     """Texts per second of the bundle's encoder (tokenise + onnxruntime) at each batch size; ``cpu_ms`` receives
-    the CPU milliseconds per text (all threads), which other load on the machine does not inflate as much."""
+    the CPU milliseconds per text (all threads), which other load on the machine does not inflate as much.
+    ``sort`` batches the texts in order of length, so every batch holds texts of nearly one length; the batches
+    then run in a shuffled order, so a short measurement does not see only the shortest texts."""
     from returns_triage.models.reason import ReasonModel
 
     encoder = ReasonModel.load(bundle).encoder
+    ordered = sorted(texts, key=len) if sort else texts
     out: dict[int, float] = {}
     for bs in batches:
-        encoder.encode(texts[:bs], batch_size=bs)  # warm the arena for this shape
+        chunks = [ordered[i : i + bs] for i in range(0, len(ordered) - bs + 1, bs)]
+        if sort:
+            random.Random(bs).shuffle(chunks)
+        encoder.encode(chunks[0], batch_size=bs)  # warm the arena for this shape
         done, i, t0, c0 = 0, 0, time.perf_counter(), time.process_time()
         while time.perf_counter() - t0 < seconds:
-            chunk = texts[i : i + bs] if i + bs <= len(texts) else texts[:bs]
-            encoder.encode(chunk, batch_size=bs)
-            done += len(chunk)
-            i = (i + bs) % len(texts)
+            encoder.encode(chunks[i], batch_size=bs)
+            done += bs
+            i = (i + 1) % len(chunks)
         out[bs] = done / (time.perf_counter() - t0)
         if cpu_ms is not None:
             cpu_ms[bs] = 1000 * (time.process_time() - c0) / done
@@ -396,6 +403,26 @@ def naive_baseline(settings: Any, texts: list[str], n: int, scratch: Path) -> fl
 
 # ------------------------------------------------------------------------------------------------ the run
 
+def first_stage_share(bundle: Path, texts: list[str]) -> dict[str, float] | None:
+    """Share of ``texts`` the cascade's first stage answers, and its CPU milliseconds per text one text at a
+    time (as the service calls it) and per text in one call of all; None when the bundle has no first stage."""
+    from returns_triage.models.reason import ReasonModel
+
+    model = ReasonModel.load(bundle)
+    if model.cascade is None:
+        return None
+    answered = sum(p is not None for p in model.first_stage(texts))
+    c0 = time.process_time()
+    for text in texts:
+        model.first_stage([text])
+    one = 1000 * (time.process_time() - c0) / len(texts)
+    c0 = time.process_time()
+    model.first_stage(texts)
+    batched = 1000 * (time.process_time() - c0) / len(texts)
+    return {"share_answered": answered / len(texts), "cpu_ms_per_text_one_at_a_time": one,
+            "cpu_ms_per_text_batched": batched}
+
+
 def _best(points: list[dict[str, Any]]) -> dict[str, Any]:
     return max(points, key=lambda p: p["throughput_rps"])
 
@@ -437,12 +464,22 @@ def load(quick: bool) -> BenchResult:
     encoder_cpu: dict[int, float] = {}
     encoder = raw_encoder_throughput(settings.reason_bundle_dir, texts, plan.encoder_batches, plan.encoder_seconds,
                                      encoder_cpu)
-    _say(f"raw encoder texts/s by batch size: {encoder}")
-    best_bs = max(encoder, key=lambda b: encoder[b])
-    raw = encoder[best_bs]
-    metrics.update(raw_encoder_texts_per_s=raw, raw_encoder_best_batch=best_bs,
+    sorted_cpu: dict[int, float] = {}
+    by_length = raw_encoder_throughput(settings.reason_bundle_dir, texts, plan.encoder_batches[1:],
+                                       plan.encoder_seconds, sorted_cpu, sort=True)
+    _say(f"raw encoder texts/s by batch size: {encoder}; length-sorted: {by_length}")
+    # The limit is the encoder at its best, in arrival order or length-sorted, whichever is faster.
+    candidates = {("arrival", b): r for b, r in encoder.items()} | {("sorted", b): r for b, r in by_length.items()}
+    order, best_bs = max(candidates, key=lambda k: candidates[k])
+    raw = candidates[(order, best_bs)]
+    metrics.update(raw_encoder_texts_per_s=raw, raw_encoder_best_batch=best_bs, raw_encoder_best_order=order,
                    raw_encoder_by_batch={str(k): v for k, v in encoder.items()},
-                   raw_encoder_cpu_ms_per_text=encoder_cpu[best_bs])
+                   raw_encoder_length_sorted_by_batch={str(k): v for k, v in by_length.items()},
+                   raw_encoder_cpu_ms_per_text=(encoder_cpu if order == "arrival" else sorted_cpu)[best_bs])
+    first_stage = first_stage_share(settings.reason_bundle_dir, texts)
+    if first_stage is not None:
+        _say(f"first stage on the load's texts: {first_stage}")
+        metrics["cascade_first_stage_on_load_texts"] = first_stage
 
     with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
         scratch = Path(tmp)
@@ -542,11 +579,16 @@ def load(quick: bool) -> BenchResult:
         if has_cascade:
             cascade_env = {**env, "TRIAGE_REASON_CASCADE": "on"}
             with serve(serve_argv, cascade_env, workers=workers, ready_path="/readyz") as srv:
+                # The same concurrencies as the full model path: its best is compared with the cascade's best.
                 points = [gen.run(srv.base + "/v1/returns/score", scratch / "score.json", concurrency=c,
-                                  seconds=plan.seconds, server=srv) for c in plan.concurrency[1:]]
+                                  seconds=plan.seconds, server=srv) for c in plan.concurrency]
             series[f"cascade on, {workers} worker(s)"] = points
             metrics["cascade_max_rps"] = _best(points)["throughput_rps"]
+            metrics["cascade_best_concurrency"] = _best(points)["concurrency"]
             metrics["cascade_vs_raw_encoder"] = metrics["cascade_max_rps"] / raw
+            metrics["cascade_vs_full_model_path"] = metrics["cascade_max_rps"] / best["throughput_rps"]
+            if _best(points).get("server_cpu_ms_per_request"):
+                metrics["cascade_server_cpu_ms_per_request"] = _best(points)["server_cpu_ms_per_request"]
             metrics.update(_cascade_quality(quick))
         metrics["cascade_measured"] = has_cascade
 

@@ -83,7 +83,26 @@ class ReasonModel:
 
     def scores(self, texts: list[str], batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
         """Calibrated probabilities (n × labels) and out-of-scope scores (n); abstain where score ≥ threshold."""
-        return self.scores_from_embeddings(self.encoder.encode(texts, batch_size=batch_size))
+        return self.scores_from_embeddings(self.embed(texts, batch_size=batch_size))
+
+    def embed(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        """Encoder embeddings in the order of ``texts``, computed in groups of similar length.
+
+        A batch is padded to its longest text, so a batch of mixed lengths spends much of its time on padding:
+        measured on the default bundle, batches of 16 texts in arrival order cost 1.8× the CPU per text of one
+        text at a time, batches of 4 to 16 texts of similar length 0.84× to 1.03×."""
+        if len(texts) <= 1:
+            return self.encoder.encode(texts, batch_size=batch_size)
+        groups = length_groups([len(t) for t in texts], batch_size)
+        if len(groups) == 1 and np.array_equal(groups[0], np.arange(len(texts))):
+            return self.encoder.encode(texts, batch_size=batch_size)
+        out = np.empty((len(texts), 0), dtype=np.float32)
+        for group in groups:
+            emb = self.encoder.encode([texts[i] for i in group], batch_size=len(group))
+            if out.shape[1] == 0:
+                out = np.empty((len(texts), emb.shape[1]), dtype=emb.dtype)
+            out[group] = emb
+        return out
 
     def scores_from_embeddings(self, emb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if len(emb) == 0:
@@ -96,9 +115,21 @@ class ReasonModel:
     def predict(self, texts: list[str], batch_size: int = 64) -> list[ReasonPrediction]:
         """One prediction per text, in order. With the cascade on, the first stage answers the texts it is sure
         of (``stage="first_stage"``, never abstaining) and only the others pay for the encoder."""
+        answered = self.first_stage(texts)
+        deferred = [i for i, p in enumerate(answered) if p is None]
+        if len(deferred) == len(texts):
+            return self.predict_encoder(texts, batch_size=batch_size)
+        if deferred:
+            encoded = self.predict_encoder([texts[i] for i in deferred], batch_size=batch_size)
+            for i, prediction in zip(deferred, encoded, strict=True):
+                answered[i] = prediction
+        return answered  # type: ignore[return-value]
+
+    def first_stage(self, texts: list[str]) -> list[ReasonPrediction | None]:
+        """The cheap first stage's answers, ``None`` where it defers to the encoder (everywhere when the cascade
+        is off). Split from :meth:`predict_encoder` so a caller can answer at once what needs no encoder call."""
         if not self.uses_cascade or not texts:
-            proba, score = self.scores(texts, batch_size=batch_size)
-            return [self._prediction(p, float(s)) for p, s in zip(proba, score, strict=True)]
+            return [None] * len(texts)
         assert self.cascade is not None
         first = self.cascade.run(texts)
         out: list[ReasonPrediction | None] = [None] * len(texts)
@@ -106,12 +137,14 @@ class ReasonModel:
             # An answered text is one the first stage judged in scope: its score stays below the abstain line.
             score = min(float(first.out_of_scope_score[i]), float(np.nextafter(self.oos_threshold, 0.0)))
             out[i] = self._prediction(first.probabilities[i], score, stage="first_stage")
-        deferred = np.flatnonzero(~first.accept)
-        if len(deferred):
-            proba, score = self.scores([texts[i] for i in deferred], batch_size=batch_size)
-            for i, p, s in zip(deferred, proba, score, strict=True):
-                out[i] = self._prediction(p, float(s))
-        return out  # type: ignore[return-value]
+        return out
+
+    def predict_encoder(self, texts: list[str], batch_size: int = 64) -> list[ReasonPrediction]:
+        """The full model path (encoder and head) for every text, whatever the cascade setting."""
+        if not texts:
+            return []
+        proba, score = self.scores(texts, batch_size=batch_size)
+        return [self._prediction(p, float(s)) for p, s in zip(proba, score, strict=True)]
 
     def _prediction(self, proba: np.ndarray, oos_score: float, stage: str = "encoder") -> ReasonPrediction:
         best = int(proba.argmax())
@@ -132,3 +165,21 @@ class ReasonModel:
             top=tuple((str(self.labels[i]), float(proba[i])) for i in top_idx),
             stage=stage,
         )
+
+
+def length_groups(lengths: list[int], max_size: int, slack: float = 1.25) -> list[np.ndarray]:
+    """Indices grouped by similar length: each group at most ``max_size`` long and padded to no more than
+    ``slack`` times its real length (character counts stand in for token counts)."""
+    order = np.argsort(np.asarray(lengths), kind="stable")
+    groups: list[np.ndarray] = []
+    start, total = 0, 0
+    for pos, i in enumerate(order):
+        n = max(1, lengths[i])
+        size = pos - start
+        # Sorted ascending, so this text is the group's longest: the padded cost is (size + 1) × n.
+        if size and (size >= max_size or (size + 1) * n > slack * (total + n)):
+            groups.append(order[start:pos])
+            start, total = pos, 0
+        total += n
+    groups.append(order[start:])
+    return groups

@@ -11,6 +11,10 @@ the arrival rate and the time one call takes. ``max_wait_ms`` optionally holds a
 longer, but only while recent batches were larger (requests are evidently arriving concurrently).
 
 Also one encoder call at a time means the encoder's threads never compete with each other for the cores.
+
+With the cascade on, a model that offers ``first_stage`` and ``predict_encoder`` (:class:`ReasonModel` does) has
+its cheap first stage run in the caller's thread: a text it answers returns at once instead of waiting for the
+encoder batch in flight, and only deferred texts are queued, so every batch is encoder work.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from returns_triage.errors import ModelUnavailable
@@ -32,16 +37,21 @@ _EWMA = 0.2
 
 @dataclass(slots=True)
 class BatchingStats:
-    """Counters for benchmarks and diagnostics: how many calls were made and how they were grouped."""
+    """Counters for benchmarks and diagnostics: how many calls were made and how they were grouped.
+
+    ``calls`` and ``texts`` count what callers asked for; ``first_stage_texts`` of those texts were answered by
+    the cascade's first stage without queueing; ``batches`` encoder calls ran ``batched_texts`` texts."""
 
     calls: int = 0
     batches: int = 0
     texts: int = 0
     largest_batch: int = 0
+    first_stage_texts: int = 0
+    batched_texts: int = 0
 
     @property
     def mean_batch(self) -> float:
-        return self.texts / self.batches if self.batches else 0.0
+        return self.batched_texts / self.batches if self.batches else 0.0
 
 
 @dataclass(slots=True)
@@ -77,16 +87,44 @@ class MicroBatchingReasonScorer:
         self._closed = False
         self._thread: threading.Thread | None = None
         self._mean_batch = 1.0
+        first_stage = getattr(model, "first_stage", None)
+        predict_encoder = getattr(model, "predict_encoder", None)
+        split = callable(first_stage) and callable(predict_encoder)
+        self._first_stage: Callable[[list[str]], list[ReasonPrediction | None]] | None = (
+            first_stage if split else None)
+        self._run_batch: Callable[..., list[ReasonPrediction]] = predict_encoder if split else model.predict
 
     def predict(self, texts: list[str], batch_size: int = 64) -> list[ReasonPrediction]:
         """Predictions for ``texts``, in order; blocks until the batch holding them has run."""
         if not texts:
             return []
-        job = _Job(list(texts), batch_size)
+        if self._closed:
+            raise ModelUnavailable("the reason classifier is shutting down")
+        answered = self._first_stage(list(texts)) if self._first_stage is not None else None
+        if answered is None:
+            return self._queue(list(texts), batch_size, 0)
+        deferred = [i for i, p in enumerate(answered) if p is None]
+        if not deferred:
+            with self._cond:
+                self.stats.calls += 1
+                self.stats.texts += len(texts)
+                self.stats.first_stage_texts += len(texts)
+            return answered  # type: ignore[return-value]
+        encoded = self._queue([texts[i] for i in deferred], batch_size, len(texts) - len(deferred))
+        for i, prediction in zip(deferred, encoded, strict=True):
+            answered[i] = prediction
+        return answered  # type: ignore[return-value]
+
+    def _queue(self, texts: list[str], batch_size: int, answered: int) -> list[ReasonPrediction]:
+        """Run ``texts`` in the next encoder batch; ``answered`` more texts of the call needed no encoder."""
+        job = _Job(texts, batch_size)
         job.done.acquire()
         with self._cond:
             if self._closed:
                 raise ModelUnavailable("the reason classifier is shutting down")
+            self.stats.calls += 1
+            self.stats.texts += len(texts) + answered
+            self.stats.first_stage_texts += answered
             if self._thread is None:
                 # Started on first use, so an app that is built but never serves holds no thread.
                 self._thread = threading.Thread(target=self._run, name="reason-batcher", daemon=True)
@@ -161,7 +199,7 @@ class MicroBatchingReasonScorer:
         try:
             # Merged calls fit in one encoder batch; a call too large to merge keeps its own chunking.
             size = batch[0].batch_size if len(batch) == 1 else len(texts)
-            predictions = self.model.predict(texts, batch_size=size)
+            predictions = self._run_batch(texts, batch_size=size)
             if len(predictions) != len(texts):
                 raise RuntimeError(f"the reason model returned {len(predictions)} predictions for {len(texts)} texts")
         except BaseException as exc:  # noqa: BLE001 - handed to the caller(s), never lost
@@ -177,9 +215,8 @@ class MicroBatchingReasonScorer:
             self._finish(job, predictions[start:end], None)
             start = end
         stats = self.stats
-        stats.calls += len(batch)
         stats.batches += 1
-        stats.texts += len(texts)
+        stats.batched_texts += len(texts)
         stats.largest_batch = max(stats.largest_batch, len(texts))
         self._mean_batch += _EWMA * (len(texts) - self._mean_batch)
 

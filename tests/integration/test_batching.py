@@ -124,3 +124,45 @@ def test_a_lone_call_larger_than_a_batch_keeps_its_order(model: ReasonModel) -> 
         batcher.close()
     expected = model.predict(texts, batch_size=8)
     assert [p.code for p in predictions] == [p.code for p in expected]
+
+
+def _corpus_texts() -> list[str]:
+    from returns_triage.datasets.reasons import generate_corpus
+
+    return [e.text for e in generate_corpus(seed=7, per_code=10)]
+
+
+def test_first_stage_answers_return_without_an_encoder_batch(model: ReasonModel) -> None:
+    texts = _corpus_texts()
+    first = model.first_stage(texts)
+    answered = [t for t, p in zip(texts, first, strict=True) if p is not None]
+    deferred = [t for t, p in zip(texts, first, strict=True) if p is None]
+    assert answered and deferred, "the test bundle's first stage should answer some texts and defer others"
+    batcher = MicroBatchingReasonScorer(model, max_batch=8)
+    try:
+        alone = batcher.predict(answered[:5])
+        # Answered in the caller's thread: no encoder batch ran, nothing was queued.
+        assert batcher.stats.batches == 0 and batcher.stats.first_stage_texts == 5
+        assert all(p.stage == "first_stage" for p in alone)
+        mixed = answered[5:8] + deferred[:4]
+        predictions = batcher.predict(mixed)
+    finally:
+        batcher.close()
+    stats = batcher.stats
+    assert stats.calls == 2 and stats.texts == 12 and stats.first_stage_texts == 8
+    # Only the deferred texts reached the encoder, as one batch.
+    assert stats.batches == 1 and stats.batched_texts == 4
+    for prediction, expected in zip(predictions, model.predict(mixed), strict=True):
+        assert prediction.stage == expected.stage
+        _same(prediction, expected)
+
+
+def test_cascade_off_sends_every_text_to_the_encoder_batch(model: ReasonModel) -> None:
+    texts = _corpus_texts()[:6]
+    batcher = MicroBatchingReasonScorer(model.with_cascade(False), max_batch=8)
+    try:
+        predictions = batcher.predict(texts)
+    finally:
+        batcher.close()
+    assert batcher.stats.first_stage_texts == 0 and batcher.stats.batched_texts == 6
+    assert all(p.stage == "encoder" for p in predictions)

@@ -139,3 +139,13 @@ def test_a_tampered_first_stage_is_refused(reason_bundle: Path, tmp_path: Path) 
     (copy / "cascade.onnx").unlink()
     with pytest.raises(BundleIntegrityError, match="missing"):
         ReasonModel.load(copy)
+
+
+def test_length_grouped_encoding_matches_one_text_at_a_time(model: ReasonModel, in_scope_texts: list[str]) -> None:
+    texts = in_scope_texts[:24] + ["short", "a much longer reason text " * 12]
+    grouped = model.embed(texts, batch_size=16)
+    alone = np.vstack([model.encoder.encode([t]) for t in texts])
+    assert grouped.shape == alone.shape
+    # Each row is its own text's embedding (an int8 encoder scales activations per batch, hence not exact).
+    cosine = (grouped * alone).sum(axis=1) / (np.linalg.norm(grouped, axis=1) * np.linalg.norm(alone, axis=1))
+    assert cosine.min() > 0.99
