@@ -99,8 +99,17 @@ def _validation_error(_: Request[Any, Any, Any], exc: ValidationException) -> Re
     return problem_response(400, "Invalid request", detail, code="validation_error", errors=errors or None)
 
 
+# Litestar reports a client that hangs up while its body is being read as an internal error with this detail.
+_CLIENT_GONE = "client disconnected prematurely"
+CLIENT_CLOSED_REQUEST = 499  # no client reads it; it keeps a hang-up out of the 5xx counts and the error log
+
+
 def _http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
     status = exc.status_code
+    if status >= 500 and exc.detail == _CLIENT_GONE:
+        log.info("client closed the connection before its request body arrived")
+        return problem_response(CLIENT_CLOSED_REQUEST, "Client closed request", "the client closed the connection "
+                                "before its request body arrived", code="client_closed_request")
     if status >= 500:
         log.error("HTTP %s: %s", status, exc.detail)
         return problem_response(status, "Internal error", "the request could not be completed", code="internal")

@@ -116,3 +116,29 @@ def test_readiness_fails_without_a_model(settings, backend, make_api_key) -> Non
         assert c.get("/readyz").status_code == 503
         resp = c.post("/v1/returns/score", json={"x": 1}, headers=KEY)
         assert resp.status_code == 400  # validation comes first
+
+
+def test_a_client_that_hangs_up_mid_body_is_not_a_server_error(client, backend) -> None:  # type: ignore[no-untyped-def]
+    """A load generator stopping, or a caller timing out, closes the connection while its body is on the way:
+    nothing is stored and no 5xx is counted or logged as an internal error."""
+    from returns_triage.serving.storage import SqlDecisionStore
+
+    sent: list[dict] = []
+    messages = iter([{"type": "http.request", "body": b'{"case_id": "RMA-1", ', "more_body": True},
+                     {"type": "http.disconnect"}])
+
+    async def receive() -> dict:
+        return next(messages)
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    headers = [(k.lower().encode(), v.encode()) for k, v in client.headers.items()]
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+             "path": "/v1/returns/score", "raw_path": b"/v1/returns/score", "query_string": b"", "root_path": "",
+             "headers": [*headers, (b"content-type", b"application/json"), (b"idempotency-key", b"hang-up-1")],
+             "client": ("127.0.0.1", 5000), "server": ("testserver", 80), "state": {}}
+    client.blocking_portal.call(client.app, scope, receive, send)
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    assert start["status"] == 499
+    assert SqlDecisionStore(backend).count_decisions() == 0
