@@ -11,6 +11,9 @@ Layout (see ``policies/default.yaml``)::
     overrides: {categories: {NAME: rules}, channels: {...}, segments: {...}, facilities: {...}}
                partial rule sets; precedence default < category < channel < segment < facility
     calibration: free-form record of how the gates were chosen (written by `triage policy calibrate`)
+
+``gates.max_error_estimate`` is the one optional setting: the joint gate on the estimated chance that approving
+the return is an error, 1 − p_reason · (1 − p_fraud), from the served reason confidence and fraud risk.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ __all__ = [
     "dump_policy_document",
     "default_policy_path",
     "RULE_FIELDS",
+    "OPTIONAL_FIELDS",
     "HARD_RULES",
     "LAYERS",
 ]
@@ -97,7 +101,11 @@ RULE_FIELDS: dict[str, Check] = {
     "gates.max_fraud_risk": _number(0.0, 1.0),
     "gates.min_document_confidence": _number(0.0, 1.0),
     "gates.hold_finding_severities": _strings(_SEVERITIES),
+    "gates.max_error_estimate": _number(0.0, 1.0, nullable=True),
 }
+# Settings a complete rule set may leave out: absent (or null) means the gate is not applied, so policies written
+# before the gate existed route exactly as they did.
+OPTIONAL_FIELDS = frozenset({"gates.max_error_estimate"})
 _SECTIONS = {"hard_rules", "gates"}
 
 
@@ -260,7 +268,7 @@ def _validate_rules(rules: Any, path: tuple[str, ...], lines: Mapping[tuple[str,
     for name, check in RULE_FIELDS.items():
         dotted = tuple(name.split("."))
         if name not in flat:
-            if complete:
+            if complete and name not in OPTIONAL_FIELDS:
                 _fail(source, lines, path, f"must set {name} (defaults are a complete rule set)")
             continue
         problem = check(flat[name])

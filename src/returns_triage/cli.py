@@ -561,6 +561,12 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--out", required=True, help="where to write the calibrated policy YAML")
             p.add_argument("--alpha", type=float, default=0.01)
             p.add_argument("--delta", type=float, default=0.05)
+            p.add_argument("--method", choices=("joint", "rectangle"), default="joint",
+                           help="joint: one gate on the estimated error 1 - p_reason*(1 - p_fraud) (default; "
+                                "certifies more in `triage bench policy`); rectangle: reason and risk gates")
+            p.add_argument("--guarantee", choices=("realised", "risk"), default="realised",
+                           help="realised (default): the error counted among a batch of auto-approvals as large as "
+                                "the history stays <= alpha with prob. >= 1 - delta; risk: the expected error does")
             p.add_argument("--cost-aware", action="store_true", help="per-segment gates minimising expected cost")
             p.add_argument("--review-cost", type=float, default=8.0)
             p.add_argument("--friction-cost", type=float, default=2.0)

@@ -59,7 +59,13 @@ def _simulate_stored(args: argparse.Namespace) -> int:
 def _calibrate(args: argparse.Namespace, policy: DocumentPolicy, history) -> int:  # type: ignore[no-untyped-def]
     import numpy as np
 
-    from returns_triage.training.policy.calibrate import default_grid, evaluate_grid
+    from returns_triage.training.policy.calibrate import (
+        DEFAULT_GUARANTEE,
+        DEFAULT_METHOD,
+        default_grid,
+        evaluate_grid,
+        joint_curve,
+    )
     from returns_triage.training.policy.history import eligibility
     from returns_triage.training.policy.workflow import calibrated_document, cost_aware_document, plot_risk_coverage
 
@@ -70,14 +76,18 @@ def _calibrate(args: argparse.Namespace, policy: DocumentPolicy, history) -> int
                                                wrong_reason_cost=args.wrong_reason_cost,
                                                reviews_per_day=args.reviews_per_day)
     else:
-        document, cal = calibrated_document(policy, history, alpha=args.alpha, delta=args.delta)
+        document, cal = calibrated_document(policy, history, alpha=args.alpha, delta=args.delta,
+                                            method=getattr(args, "method", DEFAULT_METHOD),
+                                            guarantee=getattr(args, "guarantee", DEFAULT_GUARANTEE))
         report = cal.to_dict()
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(dump_policy_document(document.content), encoding="utf-8")
     conf, risk = history.confidence, history.risk
-    app, err = evaluate_grid(conf, risk, eligibility(policy, history), history.error,
-                             *default_grid(conf, risk))
+    eligible = eligibility(policy, history)
+    app, err = evaluate_grid(conf, risk, eligible, history.error, *default_grid(conf, risk))
     cover, rate = (app / len(history)).ravel(), (err / np.maximum(app, 1)).ravel()
-    plot = plot_risk_coverage({"candidate gates": (cover, rate)}, [args.alpha], out.with_suffix(".png"))
+    curves = {"rectangle gates (grid)": (cover, rate),
+              "joint error gate": joint_curve(conf, risk, eligible, history.error)}
+    plot = plot_risk_coverage(curves, [args.alpha], out.with_suffix(".png"))
     print(json.dumps({"policy": str(out), "version": document.version, "plot": str(plot), "calibration": report}))
     return 0

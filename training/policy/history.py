@@ -89,17 +89,18 @@ def noisy_reason_model(codes: list[str], channels: list[str], seed: int) -> tupl
 
 
 def simulated_history(*, seed: int = 11, customers: int = 12_000, months: int = 15, train_until: float = 180.0,
-                      calibrate_until: float = 240.0, max_iter: int = 80, legit_share: float = 0.3) -> History:
+                      calibrate_until: float = 240.0, max_iter: int = 80, legit_share: float | None = None) -> History:
     """Simulate a world, train the fraud model on days [0, train_until), calibrate it on
     [train_until, calibrate_until), and return the labelled history of the cases after that."""
     from returns_triage.datasets.returns_world import WorldConfig, simulate_world
     from returns_triage.serving.service.scoring import case_from_request
-    from returns_triage.training.fraud.pipeline import fit_fraud_model, training_positions, world_cases
+    from returns_triage.training.fraud.pipeline import LEGIT_SHARE, fit_fraud_model, training_positions, world_cases
 
     world = simulate_world(WorldConfig(seed=seed, customers=customers, months=months))
     labels = world.labels()
     day = labels["requested_day"]
-    train_pos, weight = training_positions(labels, day < train_until, legit_share, seed)
+    train_pos, weight = training_positions(labels, day < train_until,
+                                            LEGIT_SHARE if legit_share is None else legit_share, seed)
     trained = fit_fraud_model(world_cases(world, train_pos),
                               world_cases(world, np.flatnonzero((day >= train_until) & (day < calibrate_until))),
                               seed=seed, max_iter=max_iter, sample_weight=weight)
@@ -130,6 +131,7 @@ def relaxed(policy: DocumentPolicy) -> DocumentPolicy:
     content = _strip_gates(policy.document.content)
     content["defaults"]["gates"]["min_reason_confidence"] = 0.0
     content["defaults"]["gates"]["max_fraud_risk"] = 1.0
+    content["defaults"]["gates"].pop("max_error_estimate", None)
     content["defaults"]["audit_sample_rate"] = 0.0
     for layer in (content.get("overrides") or {}).values():
         for rules in (layer or {}).values():
@@ -147,6 +149,7 @@ def _strip_gates(content: dict[str, Any]) -> dict[str, Any]:
             gates = rules.get("gates") or {}
             gates.pop("min_reason_confidence", None)
             gates.pop("max_fraud_risk", None)
+            gates.pop("max_error_estimate", None)
             if "gates" in rules and not gates:
                 rules.pop("gates")
     return out

@@ -28,6 +28,7 @@ _HOLD_SETTINGS = (
     ("out-of-scope score", "gates.max_out_of_scope_score"),
     ("always needs a person", "gates.review_reason_codes"),
     ("fraud risk", "gates.max_fraud_risk"),
+    (re.compile(r"^estimated error \S+ above gate"), "gates.max_error_estimate"),
     ("document check", "gates.hold_finding_severities"),
     ("document confidence", "gates.min_document_confidence"),
 )

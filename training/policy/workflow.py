@@ -11,25 +11,40 @@ import numpy as np
 
 from returns_triage.serving.domain.policy_document import PolicyDocument, dump_policy_document, parse_policy_document
 from returns_triage.serving.domain.policy_routing import DocumentPolicy
-from returns_triage.training.policy.calibrate import Calibration, calibrate_gates, default_grid, evaluate_grid
+from returns_triage.training.policy.calibrate import (
+    DEFAULT_GUARANTEE,
+    DEFAULT_METHOD,
+    Calibration,
+    calibrate_gates,
+    default_grid,
+    evaluate_grid,
+)
 from returns_triage.training.policy.history import History, _strip_gates, eligibility
 
 __all__ = ["calibrated_document", "cost_aware_document", "simulate", "ipw_bad_approval_rate", "plot_risk_coverage"]
 
 
 def calibrated_document(policy: DocumentPolicy, history: History, *, alpha: float, delta: float,
-                        seed: int = 0) -> tuple[PolicyDocument, Calibration]:
-    """A new policy version whose global gates carry the LTT guarantee (override-level copies removed)."""
+                        seed: int = 0, method: str = DEFAULT_METHOD,
+                        guarantee: str = DEFAULT_GUARANTEE) -> tuple[PolicyDocument, Calibration]:
+    """A new policy version whose global gates carry the LTT guarantee (override-level copies removed).
+
+    A joint calibration writes ``max_error_estimate`` and, as the confidence and risk gates, the bounds it
+    implies (so they change no route but stay meaningful to the fail-safe and to a reader); a rectangle one
+    writes the two gates and drops any error gate."""
     eligible = eligibility(policy, history)
     cal = calibrate_gates(history.confidence, history.risk, eligible, history.error, alpha=alpha, delta=delta,
-                          seed=seed)
+                          seed=seed, method=method, guarantee=guarantee)
     content = _strip_gates(policy.document.content)
     gates = content["defaults"]["gates"]
+    gates.pop("max_error_estimate", None)
     if cal.chosen is None:  # nothing certifiable: approve nothing automatically
         gates["min_reason_confidence"], gates["max_fraud_risk"] = 1.0, 0.0
     else:
         gates["min_reason_confidence"] = cal.chosen.min_reason_confidence
         gates["max_fraud_risk"] = cal.chosen.max_fraud_risk
+        if cal.chosen.max_error_estimate is not None:
+            gates["max_error_estimate"] = cal.chosen.max_error_estimate
     content["calibration"] = {**cal.to_dict(), "based_on": policy.version, "history_cases": len(history)}
     return _reparse(content, policy.document.source), cal
 
