@@ -10,9 +10,17 @@ training, so three signals are combined, each computable in the served graph:
 * ``1 - mean cosine similarity to the k nearest training texts`` (Sun et al. 2022, deep nearest neighbours).
 
 When the caller provides out-of-scope examples (``ood_label``), a logistic model over these signals is fitted
-on calibration data and the threshold maximises in-scope accuracy + out-of-scope recall. Without them the score
-is ``1 - max probability`` and the threshold is the smallest that keeps accepted predictions at
+on calibration data. The threshold then serves what the product needs: as many in-scope texts answered
+correctly as possible while at least ``min_oos_recall`` of out-of-scope texts go to a human. The calibration
+recall must clear that floor with a one-sided 95 % binomial margin, so the recall on new text still meets it.
+With fewer than ``MIN_OOS_FOR_RECALL_FLOOR`` out-of-scope rows the margin is too wide to be useful, and the
+threshold maximises correct decisions counted row by row (a rate-weighted objective would let one out-of-scope
+row outweigh dozens of in-scope ones and over-abstain). Without out-of-scope examples the score is
+``1 - max probability`` and the threshold is the smallest that keeps accepted predictions at
 ``target_selective_accuracy``.
+
+``recalibrate`` refits temperature, out-of-scope model, thresholds and conformal quantile on embeddings from
+another encoder of the same weights (the served ONNX, int8 when int8 is served), keeping the classifier.
 """
 
 from __future__ import annotations
@@ -31,13 +39,23 @@ __all__ = [
     "softmax",
     "fit_temperature",
     "selective_threshold",
+    "balanced_oos_threshold",
+    "count_weighted_oos_threshold",
+    "recall_floor_oos_threshold",
+    "oos_recall_floor",
     "conformal_quantile",
     "oos_features",
+    "geometry_features",
     "MIN_OOS_EXAMPLES",
+    "MIN_OOS_FOR_RECALL_FLOOR",
 ]
 
 # Below this many out-of-scope calibration rows a learned combination overfits; fall back to max-probability.
 MIN_OOS_EXAMPLES = 20
+# Below this many, a 95 % margin on the calibrated out-of-scope recall exceeds ~0.10 and the floor is mostly margin.
+MIN_OOS_FOR_RECALL_FLOOR = 50
+# One-sided 95 % normal quantile: the margin the calibrated recall keeps above the floor.
+RECALL_MARGIN_Z = 1.645
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -76,27 +94,62 @@ def selective_threshold(confidence: np.ndarray, correct: np.ndarray, target_accu
     return float(conf[np.flatnonzero(ok)[-1]])
 
 
-def balanced_oos_threshold(score: np.ndarray, correct: np.ndarray, is_oos: np.ndarray) -> float:
-    """Threshold on an out-of-scope score (abstain when ``score >= t``) that maximises
-    in-scope accuracy (correct and accepted) + out-of-scope recall (abstained) on calibration data."""
-    candidates = np.unique(score)
-    candidates = np.r_[candidates, np.inf]
-    n_in, n_oos = max(1, int((~is_oos).sum())), max(1, int(is_oos.sum()))
+def _threshold_cuts(score: np.ndarray, correct: np.ndarray,
+                    is_oos: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Candidate thresholds (abstain when ``score >= t``) with, for each, the number of in-scope rows correct
+    and accepted and the number of out-of-scope rows abstained on."""
+    candidates = np.r_[np.unique(score), np.inf]
     order = np.argsort(score, kind="stable")
-    s = score[order]
-    good_in = (correct & ~is_oos)[order].astype(float)
-    oos = is_oos[order].astype(float)
-    # For threshold t = candidates[j]: accepted rows are those with score < t.
-    cut = np.searchsorted(s, candidates, side="left")
-    acc_in = np.r_[0.0, np.cumsum(good_in)][cut] / n_in
-    recall = 1.0 - np.r_[0.0, np.cumsum(oos)][cut] / n_oos
-    objective = acc_in + recall
-    best = np.flatnonzero(objective >= objective.max() - 1e-12)
-    # Ties: take the middle of the best plateau, the least fragile choice.
-    j = best[len(best) // 2]
+    cut = np.searchsorted(score[order], candidates, side="left")
+    good_in = np.r_[0.0, np.cumsum((correct & ~is_oos)[order])][cut]
+    caught = float(is_oos.sum()) - np.r_[0.0, np.cumsum(is_oos[order])][cut]
+    return candidates, good_in, caught
+
+
+def _cut_value(candidates: np.ndarray, j: int, score: np.ndarray) -> float:
+    """The threshold for cut ``j``, halfway below its candidate so the rows it accepts keep a margin."""
     if j + 1 < len(candidates) and np.isfinite(candidates[j]) and j > 0:
         return float((candidates[j - 1] + candidates[j]) / 2)
     return float(candidates[j]) if np.isfinite(candidates[j]) else 1.0 + float(score.max())
+
+
+def balanced_oos_threshold(score: np.ndarray, correct: np.ndarray, is_oos: np.ndarray) -> float:
+    """Threshold on an out-of-scope score (abstain when ``score >= t``) that maximises
+    in-scope accuracy (correct and accepted) + out-of-scope recall (abstained) on calibration data."""
+    candidates, good_in, caught = _threshold_cuts(score, correct, is_oos)
+    n_in, n_oos = max(1, int((~is_oos).sum())), max(1, int(is_oos.sum()))
+    objective = good_in / n_in + caught / n_oos
+    best = np.flatnonzero(objective >= objective.max() - 1e-12)
+    # Ties: take the middle of the best plateau, the least fragile choice.
+    return _cut_value(candidates, int(best[len(best) // 2]), score)
+
+
+def count_weighted_oos_threshold(score: np.ndarray, correct: np.ndarray, is_oos: np.ndarray) -> float:
+    """Threshold that maximises the number of right decisions: in-scope rows answered correctly plus
+    out-of-scope rows sent to a human, each row counting once."""
+    candidates, good_in, caught = _threshold_cuts(score, correct, is_oos)
+    objective = good_in + caught
+    best = np.flatnonzero(objective >= objective.max() - 1e-9)
+    return _cut_value(candidates, int(best[len(best) // 2]), score)
+
+
+def oos_recall_floor(min_recall: float, n_oos: int, z: float = RECALL_MARGIN_Z) -> float:
+    """The recall calibration data must show so that recall on new text stays at least ``min_recall``."""
+    if n_oos <= 0:
+        return 1.0
+    return float(min(1.0, min_recall + z * np.sqrt(min_recall * (1.0 - min_recall) / n_oos)))
+
+
+def recall_floor_oos_threshold(score: np.ndarray, correct: np.ndarray, is_oos: np.ndarray,
+                               min_recall: float) -> float:
+    """Threshold that answers the most in-scope rows correctly while at least ``min_recall`` of the
+    out-of-scope rows are abstained on (``min_recall`` is the calibrated floor, margin included)."""
+    candidates, good_in, caught = _threshold_cuts(score, correct, is_oos)
+    need = np.ceil(min_recall * int(is_oos.sum()) - 1e-9)
+    feasible = np.flatnonzero(caught >= need)  # never empty: the lowest cut abstains on everything
+    best = feasible[good_in[feasible] >= good_in[feasible].max() - 1e-9]
+    # Among equally many correct answers, the lowest cut also sends the most wrong answers to a human.
+    return _cut_value(candidates, int(best[0]), score)
 
 
 def conformal_quantile(p_true: np.ndarray, coverage: float) -> float:
@@ -110,8 +163,16 @@ def conformal_quantile(p_true: np.ndarray, coverage: float) -> float:
 def oos_features(proba: np.ndarray, X: np.ndarray, centroids: np.ndarray, refs: np.ndarray | None,
                  k: int) -> np.ndarray:
     """The three out-of-scope signals, each as a distance (higher = further from the training data)."""
+    return np.column_stack([1.0 - proba.max(axis=1), geometry_features(X, centroids, refs, k)])
+
+
+def geometry_features(X: np.ndarray, centroids: np.ndarray, refs: np.ndarray | None, k: int) -> np.ndarray:
+    """The two embedding-space signals: distance to the nearest class centroid and to the k nearest texts.
+
+    ``refs`` must not contain the rows of ``X`` themselves, or the kNN distance of calibration rows is
+    ~0 where production text's is not.
+    """
     X = np.asarray(X, dtype=np.float32)
-    far_prob = 1.0 - proba.max(axis=1)
     far_centroid = 1.0 - (X @ centroids.T).max(axis=1)
     if refs is not None and k > 0 and len(refs):
         sims = X @ refs.T
@@ -120,7 +181,7 @@ def oos_features(proba: np.ndarray, X: np.ndarray, centroids: np.ndarray, refs: 
         far_knn = 1.0 - top.mean(axis=1)
     else:
         far_knn = np.zeros(len(X), dtype=np.float32)
-    return np.column_stack([far_prob, far_centroid, far_knn]).astype(np.float64)
+    return np.column_stack([far_centroid, far_knn]).astype(np.float64)
 
 
 def _centroids(X: np.ndarray, y: np.ndarray, classes: np.ndarray) -> np.ndarray:
@@ -133,7 +194,7 @@ class CalibratedReasonHead(ClassifierMixin, BaseEstimator):
 
     ``fit(X, y)`` takes L2-normalised embeddings and string labels. Rows labelled ``ood_label`` are never a
     class: they only calibrate abstention. Calibration uses ``X_valid``/``y_valid`` when given, else
-    out-of-fold predictions.
+    out-of-fold predictions. ``min_oos_recall`` is the share of out-of-scope text that must reach a human.
     """
 
     def __init__(
@@ -146,6 +207,7 @@ class CalibratedReasonHead(ClassifierMixin, BaseEstimator):
         ood_label: str | None = None,
         knn_k: int = 5,
         max_knn_refs: int = 20000,
+        min_oos_recall: float = 0.75,
         random_state: int = 0,
     ) -> None:
         self.C = C
@@ -156,6 +218,7 @@ class CalibratedReasonHead(ClassifierMixin, BaseEstimator):
         self.ood_label = ood_label
         self.knn_k = knn_k
         self.max_knn_refs = max_knn_refs
+        self.min_oos_recall = min_oos_recall
         self.random_state = random_state
 
     def _new_lr(self) -> LogisticRegression:
@@ -177,55 +240,69 @@ class CalibratedReasonHead(ClassifierMixin, BaseEstimator):
         index = {c: i for i, c in enumerate(self.classes_)}
         Xi, yi = X[in_scope], y[in_scope]
         lr = self._new_lr().fit(Xi, yi)
+        self.coef_ = lr.coef_.astype(np.float32)
+        self.intercept_ = lr.intercept_.astype(np.float32)
         self.centroids_ = _centroids(Xi, yi, self.classes_)
         self.knn_refs_ = self._refs(Xi)
 
         if X_valid is not None and y_valid is not None:
-            Xc = np.asarray(X_valid, dtype=np.float32)
-            yc = np.asarray(y_valid).astype(str)
-            logits_c = lr.decision_function(Xc)
             # Valid rows never enter the reference set, so their features look like production's.
-            geometry = [(Xc, self.centroids_, self.knn_refs_)]
-        else:
-            # Out-of-fold logits and geometry for in-scope rows (a row is never its own neighbour); out-of-scope
-            # rows were never trained on, so the full model scores them as it will in production.
-            logits_i = np.zeros((len(yi), len(self.classes_)), dtype=np.float64)
-            feats_i = np.zeros((len(yi), 2))
-            folds = StratifiedKFold(n_splits=self.cv, shuffle=True, random_state=self.random_state)
-            for tr, te in folds.split(Xi, yi):
-                fold_lr = self._new_lr().fit(Xi[tr], yi[tr])
-                cols = [index[c] for c in fold_lr.classes_]
-                fold_logits = np.full((len(te), len(self.classes_)), -1e4)
-                fold_logits[:, cols] = fold_lr.decision_function(Xi[te])
-                logits_i[te] = fold_logits
-                fold_classes = np.unique(yi[tr])
-                f = oos_features(softmax(fold_logits), Xi[te], _centroids(Xi[tr], yi[tr], fold_classes),
-                                 self._refs(Xi[tr]), self.knn_k)
-                feats_i[te] = f[:, 1:]
-            Xo, yo = X[~in_scope], y[~in_scope]
-            logits_c = np.vstack([logits_i, lr.decision_function(Xo)]) if len(yo) else logits_i
-            yc = np.concatenate([yi, yo])
-            geometry = None
-            feats_o = oos_features(softmax(lr.decision_function(Xo)), Xo, self.centroids_, self.knn_refs_,
-                                   self.knn_k)[:, 1:] if len(yo) else np.zeros((0, 2))
-            geo_c = np.vstack([feats_i, feats_o])
+            return self.recalibrate(X_valid, y_valid)
+        # Out-of-fold logits and geometry for in-scope rows (a row is never its own neighbour); out-of-scope
+        # rows were never trained on, so the full model scores them as it will in production.
+        logits_i = np.zeros((len(yi), len(self.classes_)), dtype=np.float64)
+        geo_i = np.zeros((len(yi), 2))
+        folds = StratifiedKFold(n_splits=self.cv, shuffle=True, random_state=self.random_state)
+        for tr, te in folds.split(Xi, yi):
+            fold_lr = self._new_lr().fit(Xi[tr], yi[tr])
+            cols = [index[c] for c in fold_lr.classes_]
+            fold_logits = np.full((len(te), len(self.classes_)), -1e4)
+            fold_logits[:, cols] = fold_lr.decision_function(Xi[te])
+            logits_i[te] = fold_logits
+            fold_classes = np.unique(yi[tr])
+            geo_i[te] = geometry_features(Xi[te], _centroids(Xi[tr], yi[tr], fold_classes), self._refs(Xi[tr]),
+                                          self.knn_k)
+        Xo, yo = X[~in_scope], y[~in_scope]
+        logits_o, geo_o = self._held_out_inputs(Xo)
+        self._calibrate(np.vstack([logits_i, logits_o]), np.concatenate([yi, yo]), np.vstack([geo_i, geo_o]))
+        return self
 
+    def recalibrate(self, X_valid: np.ndarray, y_valid: Any) -> CalibratedReasonHead:
+        """Refit temperature, out-of-scope model, thresholds and conformal quantile on held-out embeddings,
+        keeping the classifier, centroids and neighbours. The rows must not be among those ``fit`` saw."""
+        check_is_fitted(self, "coef_")
+        logits, geo = self._held_out_inputs(np.asarray(X_valid, dtype=np.float32))
+        self._calibrate(logits, np.asarray(y_valid).astype(str), geo)
+        return self
+
+    def _held_out_inputs(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if not len(X):
+            return np.zeros((0, len(self.classes_))), np.zeros((0, 2))
+        return (self.decision_function(X).astype(np.float64),
+                geometry_features(X, self.centroids_, self.knn_refs_, self.knn_k))
+
+    def _calibrate(self, logits_c: np.ndarray, yc: np.ndarray, geo_c: np.ndarray) -> None:
+        index = {c: i for i, c in enumerate(self.classes_)}
         known = np.isin(yc, self.classes_)
         y_idx = np.array([index.get(c, -1) for c in yc])
         self.temperature_ = fit_temperature(logits_c[known], y_idx[known]) if known.any() else 1.0
         proba = softmax(logits_c / self.temperature_)
         confidence = proba.max(axis=1)
         correct = known & (proba.argmax(axis=1) == y_idx)
-        if geometry is not None:
-            feats = oos_features(proba, *geometry[0], self.knn_k)
-        else:
-            feats = np.column_stack([1.0 - confidence, geo_c])
+        feats = np.column_stack([1.0 - confidence, geo_c])
 
         n_oos = int((~known).sum())
+        recall_floor = None
         if n_oos >= MIN_OOS_EXAMPLES and known.any():
             self._fit_oos_model(feats, ~known)
             score = self._oos_score(feats)
-            self.oos_threshold_ = balanced_oos_threshold(score, correct, ~known)
+            if n_oos >= MIN_OOS_FOR_RECALL_FLOOR:
+                recall_floor = oos_recall_floor(self.min_oos_recall, n_oos)
+                self.oos_threshold_ = recall_floor_oos_threshold(score, correct, ~known, recall_floor)
+                self.oos_threshold_rule_ = "in_scope_accuracy_at_recall_floor"
+            else:
+                self.oos_threshold_ = count_weighted_oos_threshold(score, correct, ~known)
+                self.oos_threshold_rule_ = "count_weighted"
             self.abstain_threshold_ = 0.0
         else:
             self.oos_weights_ = np.array([1.0, 0.0, 0.0])
@@ -234,11 +311,9 @@ class CalibratedReasonHead(ClassifierMixin, BaseEstimator):
             self.abstain_threshold_ = selective_threshold(confidence, correct.astype(float),
                                                           self.target_selective_accuracy)
             self.oos_threshold_ = 1.0 - self.abstain_threshold_ + 1e-7 if self.abstain_threshold_ > 0 else 2.0
+            self.oos_threshold_rule_ = "selective_accuracy"
         self.conformal_q_ = conformal_quantile(proba[known, y_idx[known]], self.coverage) if known.any() else 1.0
-        self.coef_ = lr.coef_.astype(np.float32)
-        self.intercept_ = lr.intercept_.astype(np.float32)
-        score = self._oos_score(feats)
-        abstain = score >= self.oos_threshold_
+        abstain = self._oos_score(feats) >= self.oos_threshold_
         # Kept for the run record (confusion matrix, reliability diagram); never exported.
         self.calibration_proba_ = proba.astype(np.float32)
         self.calibration_labels_ = yc
@@ -248,9 +323,9 @@ class CalibratedReasonHead(ClassifierMixin, BaseEstimator):
             "calibration_accuracy": float(correct[known].mean()) if known.any() else None,
             "calibration_in_scope_accepted_accuracy": float((correct & ~abstain)[known].mean()) if known.any() else None,
             "calibration_oos_recall": float(abstain[~known].mean()) if n_oos else None,
+            "calibration_oos_recall_floor": recall_floor,
             "calibration_abstain_rate": float(abstain.mean()),
         }
-        return self
 
     def _fit_oos_model(self, feats: np.ndarray, is_oos: np.ndarray) -> None:
         model = LogisticRegression(C=1.0, class_weight="balanced", max_iter=1000)
@@ -269,6 +344,7 @@ class CalibratedReasonHead(ClassifierMixin, BaseEstimator):
         return np.asarray(X, dtype=np.float32) @ self.coef_.T + self.intercept_
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        check_is_fitted(self, "temperature_")
         return softmax(self.decision_function(X).astype(np.float64) / self.temperature_)
 
     def predict(self, X: np.ndarray) -> np.ndarray:

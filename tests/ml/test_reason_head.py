@@ -11,7 +11,14 @@ import pytest
 from sklearn.utils.estimator_checks import check_estimators_unfitted
 
 from returns_triage.models.bundle import onnx_session
-from returns_triage.models.reason.head import CalibratedReasonHead, balanced_oos_threshold
+from returns_triage.models.reason.head import (
+    MIN_OOS_FOR_RECALL_FLOOR,
+    CalibratedReasonHead,
+    balanced_oos_threshold,
+    count_weighted_oos_threshold,
+    oos_recall_floor,
+    recall_floor_oos_threshold,
+)
 from returns_triage.training.reason.export import export_head_onnx, head_parity
 
 DIM = 24
@@ -88,3 +95,75 @@ def test_balanced_threshold_separates_clean_scores() -> None:
     is_oos = np.r_[np.zeros(50, bool), np.ones(50, bool)]
     t = balanced_oos_threshold(score, ~is_oos, is_oos)
     assert 0.4 < t <= 0.6
+
+
+def _overlapping_scores(n_in: int, n_oos: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """In-scope scores low, out-of-scope high, with an overlapping tail either side (as on CLINC150)."""
+    rng = np.random.default_rng(seed)
+    score = np.r_[rng.beta(2, 8, n_in), rng.beta(6, 3, n_oos)]
+    is_oos = np.r_[np.zeros(n_in, bool), np.ones(n_oos, bool)]
+    return score, ~is_oos, is_oos
+
+
+def test_recall_floor_threshold_answers_more_in_scope_text_than_the_balanced_one() -> None:
+    score, correct, is_oos = _overlapping_scores(3000, 150, seed=0)
+    floor = oos_recall_floor(0.75, int(is_oos.sum()))
+    constrained = recall_floor_oos_threshold(score, correct, is_oos, floor)
+    balanced = balanced_oos_threshold(score, correct, is_oos)
+    assert 0.80 < floor < 0.82  # the margin a 150-row calibration set needs
+    assert (score[is_oos] >= constrained).mean() >= floor
+    assert (score[~is_oos] < constrained).mean() > (score[~is_oos] < balanced).mean()
+
+
+def test_recall_floor_threshold_is_the_highest_that_keeps_the_floor() -> None:
+    score, correct, is_oos = _overlapping_scores(1000, 100, seed=1)
+    t = recall_floor_oos_threshold(score, correct, is_oos, 0.8)
+    higher = np.sort(score[is_oos & (score >= t)])[0] + 1e-9
+    assert (score[is_oos] >= t).mean() >= 0.8
+    assert (score[is_oos] >= higher).mean() < 0.8
+
+
+def test_count_weighted_threshold_does_not_let_few_oos_rows_outweigh_many_in_scope_rows() -> None:
+    score, correct, is_oos = _overlapping_scores(3000, 30, seed=2)
+    counted = count_weighted_oos_threshold(score, correct, is_oos)
+    balanced = balanced_oos_threshold(score, correct, is_oos)
+    assert counted > balanced
+    decisions = lambda t: ((score < t) & correct & ~is_oos).sum() + ((score >= t) & is_oos).sum()  # noqa: E731
+    assert decisions(counted) >= decisions(balanced)
+
+
+def test_the_rule_follows_how_many_oos_rows_calibrate() -> None:
+    X, y = _embeddings(150, seed=1)
+    Xv, yv = _embeddings(100, seed=2)
+    many, few = _out_of_scope(MIN_OOS_FOR_RECALL_FLOOR, seed=3), _out_of_scope(25, seed=3)
+    rules = {}
+    for name, Xo in (("many", many), ("few", few)):
+        head = CalibratedReasonHead(C=1.0, ood_label="OOS").fit(
+            X, y, np.vstack([Xv, Xo]), np.r_[yv, np.repeat("OOS", len(Xo))])
+        rules[name] = head.oos_threshold_rule_
+    assert rules == {"many": "in_scope_accuracy_at_recall_floor", "few": "count_weighted"}
+
+
+def test_fitted_head_meets_its_oos_recall_floor_on_new_out_of_scope_text(fitted: CalibratedReasonHead) -> None:
+    assert fitted.calibration_summary_["calibration_oos_recall"] >= fitted.calibration_summary_[
+        "calibration_oos_recall_floor"]
+    assert fitted.abstain(_out_of_scope(400, seed=11)).mean() >= fitted.min_oos_recall
+
+
+def test_recalibrating_on_shifted_embeddings_refits_calibration_and_keeps_the_classifier(
+        fitted: CalibratedReasonHead) -> None:
+    """What the pipeline does with the served (int8) encoder: same texts, slightly moved embeddings."""
+    import copy
+
+    Xv, yv = _embeddings(100, seed=2)
+    Xo = _out_of_scope(100, seed=3)
+    Xc = np.vstack([Xv, Xo])
+    rng = np.random.default_rng(12)
+    moved = Xc + 0.15 * rng.normal(size=Xc.shape) / np.sqrt(DIM)
+    moved = (moved / np.linalg.norm(moved, axis=1, keepdims=True)).astype(np.float32)
+    head = copy.deepcopy(fitted).recalibrate(moved, np.r_[yv, np.repeat("OOS", len(Xo))])
+    np.testing.assert_array_equal(head.coef_, fitted.coef_)
+    assert head.temperature_ != fitted.temperature_
+    assert head.oos_threshold_ != fitted.oos_threshold_
+    assert head.calibration_summary_["calibration_oos_recall"] >= head.calibration_summary_["calibration_oos_recall_floor"]
+

@@ -2,7 +2,12 @@
 
 fine-tune the encoder (optional, within a time budget) → embed → fit the calibrated head (probabilities,
 out-of-scope score, abstention, conformal sets) → export encoder and head to ONNX → quantise the encoder to
-int8 (optional) → parity checks → verified bundle → MLflow run (optional).
+int8 (optional) → parity checks → recalibrate on the served encoder's embeddings → verified bundle → MLflow run
+(optional).
+
+Calibration (temperature, out-of-scope model and threshold, conformal quantile) is fitted last, on embeddings
+of the encoder the bundle serves: int8 quantisation moves embeddings enough to shift a threshold chosen on
+torch embeddings (CLINC150: conformal coverage gap 0.025 when calibrated on torch, int8 served).
 """
 
 from __future__ import annotations
@@ -92,6 +97,7 @@ def fit_reason_bundle(
     C: float = 10.0,
     target_selective_accuracy: float = 0.95,
     coverage: float = 0.90,
+    min_oos_recall: float = 0.75,
     finetune: FinetuneConfig | None = None,
     quantize: bool = True,
     cascade: bool = True,
@@ -105,6 +111,7 @@ def fit_reason_bundle(
     calibrate: a fine-tuned encoder's own training rows are not honest calibration data). ``tracking`` receives
     the run record (see ``training/tracking.py``). ``cascade`` adds the cheap first stage (``cascade.onnx``,
     ``training/reason/cascade.py``) that answers the texts it is sure of before the encoder runs.
+    ``min_oos_recall`` is the share of the caller's out-of-scope texts (``ood_label``) abstention must catch.
     """
     started = time.perf_counter()
 
@@ -143,7 +150,7 @@ def fit_reason_bundle(
         X = encode(fit_rows.texts, encoder)
         Xv = encode(calib.texts, encoder) if calib is not None else None
         head = CalibratedReasonHead(C=C, ood_label=ood_label, target_selective_accuracy=target_selective_accuracy,
-                                    coverage=coverage, random_state=seed)
+                                    coverage=coverage, min_oos_recall=min_oos_recall, random_state=seed)
         say("fitting calibrated head")
         head.fit(X, np.array(fit_rows.labels), Xv, np.array(calib.labels) if calib is not None else None)
 
@@ -163,6 +170,7 @@ def fit_reason_bundle(
         # Anything but a near-tie flip means a broken export.
         if parity["fp32"]["top1_agreement"] < 0.99:
             raise RuntimeError(f"fp32 ONNX encoder disagrees with the training pipeline: {parity['fp32']}")
+        calibration_reference = head.calibration_summary_
         precision = "fp32"
         if quantize:
             for variant, keep_fp32 in INT8_VARIANTS:
@@ -179,13 +187,27 @@ def fit_reason_bundle(
                 say("no int8 variant reached the parity gate; serving fp32")
         del encoder
 
+        say(f"recalibrating on the served ({precision}) encoder's embeddings")
+        served_encoder = OnnxTextEncoder(out_dir / "encoder.onnx", out_dir / "tokenizer.json")
+        if calib is not None:
+            held_X = served_encoder.encode(calib.texts, batch_size=64)
+            head.recalibrate(held_X, np.array(calib.labels))
+        else:
+            # Calibrated out of fold: the whole head is refitted on served embeddings of the training rows.
+            held_X = served_encoder.encode(fit_rows.texts, batch_size=64)
+            head.fit(held_X, np.array(fit_rows.labels))
+        del served_encoder
+        export_head_onnx(head, out_dir / "head.onnx")
+        head_check = head_parity(head, out_dir / "head.onnx", X[:2000])
+        if head_check["top1_agreement"] < 1.0:
+            raise RuntimeError(f"ONNX head disagrees with the estimator: {head_check}")
+
     cascade_config: dict[str, Any] | None = None
     cascade_parity: dict[str, float] = {}
     if cascade:
         from returns_triage.training.reason.cascade import fit_cascade
 
-        # Thresholds are set on rows the full model did not train on, against its answers there.
-        held_X = Xv if calib is not None else X
+        # Thresholds are set on rows the full model did not train on, against its served answers there.
         full_pred = head.classes_[head.predict_proba(held_X).argmax(1)]
         cascade_files, cascade_config, cascade_parity = fit_cascade(
             fit_rows.texts, fit_rows.labels, calib.texts if calib is not None else None,
@@ -205,6 +227,9 @@ def fit_reason_bundle(
                     "conformal_q": head.conformal_q_, "coverage": coverage,
                     "target_selective_accuracy": target_selective_accuracy},
         calibration={"method": "temperature", "temperature": head.temperature_,
+                     "fitted_on": f"served {precision} ONNX encoder embeddings",
+                     "oos_threshold_rule": head.oos_threshold_rule_, "min_oos_recall": min_oos_recall,
+                     "torch_embeddings": {k: v for k, v in calibration_reference.items() if v is not None},
                      "oos_score": {"features": ["1-max_prob", "1-max_centroid_cos", f"1-mean_top{head.knn_k}_cos"],
                                    "weights": [float(w) for w in head.oos_weights_], "bias": head.oos_bias_,
                                    "link": head.oos_link_},
