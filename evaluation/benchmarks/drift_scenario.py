@@ -4,7 +4,9 @@ simulator; the monitor, the fail-safe, retraining on matured outcomes and gated 
 Traffic: every simulated return is scored with ``POST /v1/returns/score`` (in-process Litestar TestClient, real
 SQLite, the served bundles) at its simulated time; outcomes are posted with ``POST /v1/outcomes`` when they mature
 (inspection or fraud confirmation as the simulator draws them; audit samples and fail-safe holds are inspected
-three days later). The monitor runs every ``monitor_every`` simulated days with the labels known then. On
+three days later). The monitor runs a full round (window figures, Evidently reports, alerts, fail-safe) at the
+close of every ``monitor_every``-day window, and its fail-safe rules alone every ``failsafe_every`` days in between
+(as ``triage worker monitor`` on an hourly schedule would), each with the labels known then. On
 ``shift_day`` a fraud ring opens accounts and a new product line (e-mobility) launches with new phrasing. After the
 first performance alert and ``retrain_delay`` days of matured outcomes, the fraud model is retrained from the
 database (``triage retrain``'s function), a deliberately degraded challenger is put to the promotion gate first
@@ -14,7 +16,9 @@ Reported (targets from issue 9): windows from the shift to the first performance
 auto-approval error of any window after the shift (the simulator knows the truth) against the policy target, the
 straight-through rate after promotion against before the shift, the confidence-based estimate of reason accuracy
 made when a window closed against the value realised later (pre-shift), and the refused promotion with its
-evidence. Plots under ``var/bench/drift-scenario/``.
+evidence. Beside them, what a reader needs to judge those figures: the pooled error and the windows above the
+target before and after the shift, and the gap a perfectly calibrated estimate would still show from the binomial
+noise of each window's labels. Plots under ``var/bench/drift-scenario/``.
 """
 
 from __future__ import annotations
@@ -63,15 +67,16 @@ class _Plan:
     months: int
     shift_day: int
     ring_accounts: int
-    monitor_every: int
+    monitor_every: int  # days between full monitor rounds: the window width, so each round closes a window
     retrain_delay: int
+    failsafe_every: float = 0.25  # days between fail-safe checks (a worker's interval)
     seed: int = 7
 
 
 def _plan(quick: bool) -> _Plan:
     if quick:
-        return _Plan(customers=600, months=4, shift_day=56, ring_accounts=60, monitor_every=3, retrain_delay=10)
-    return _Plan(customers=2500, months=8, shift_day=119, ring_accounts=160, monitor_every=1, retrain_delay=21)
+        return _Plan(customers=600, months=4, shift_day=56, ring_accounts=60, monitor_every=7, retrain_delay=10)
+    return _Plan(customers=2500, months=8, shift_day=119, ring_accounts=160, monitor_every=7, retrain_delay=14)
 
 
 def _policy_file(path: Path) -> Path:
@@ -146,7 +151,7 @@ def run(quick: bool) -> BenchResult:
     day_of = truth["requested_day"]
 
     monitor = Monitor(engine, MonitorConfig(alpha=ALPHA, window_days=7, reference_windows=4, lookback_windows=2,
-                                            origin=origin, min_audit_labels=8, failsafe_days=7,
+                                            origin=origin, failsafe_days=7,
                                             reports_dir=out / "reports" / ("quick" if quick else "full")),
                       # --quick compares the request features only: the text-embedding drift (Evidently fits a
                       # t-SNE per window for its plot) is what makes a window's report slow.
@@ -163,17 +168,19 @@ def run(quick: bool) -> BenchResult:
         if np.isfinite(truth["outcome_day"][i]):
             outcomes.append((float(truth["outcome_day"][i]), _outcome(i, requests, truth, codes, "w")))
     runs: list[dict[str, Any]] = []
-    events: dict[str, Any] = {"first_alert_day": None, "promotion": None, "refused": None, "failsafe": []}
+    events: dict[str, Any] = {"first_alert_day": None, "first_alert": None, "promotion": None, "refused": None,
+                              "failsafe": []}
     lifecycle_error = None
     accepted: set[str] = set()
     with TestClient(app) as client:
         client.headers.update({"Authorization": f"Bearer {token}"})
         order = np.argsort(day_of, kind="stable")
-        pos, sent = 0, 0
+        pos, sent, refused_outcomes = 0, 0, 0
         pending = sorted(outcomes, key=lambda x: x[0])
-        for day in range(int(np.ceil(world.config.days))):
-            end_of_day = day + 1.0
-            while pos < len(order) and day_of[order[pos]] < end_of_day:
+        steps_per_round = int(round(plan.monitor_every / plan.failsafe_every))
+        for step in range(int(np.ceil(world.config.days / plan.failsafe_every))):
+            step_end = (step + 1) * plan.failsafe_every
+            while pos < len(order) and day_of[order[pos]] < step_end:
                 i = int(order[pos])
                 pos += 1
                 clock[0] = origin + timedelta(days=float(day_of[i]))
@@ -190,41 +197,51 @@ def run(quick: bool) -> BenchResult:
                                "segment": requests[i]["segment"]})
                 if audit:  # the audit sample (or fail-safe hold) is inspected: the whole truth, three days on
                     at = float(day_of[i]) + 3.0
-                    pending.append((at, _outcome(i, requests, truth, codes, "audit", inspected=True)))
+                    pending.append((at, _outcome(i, requests, truth, codes, "audit")))
                     pending.sort(key=lambda x: x[0])
-            while pending and pending[0][0] < end_of_day:
+            while pending and pending[0][0] < step_end:
                 at, body = pending.pop(0)
                 if body["case_id"] not in accepted:
                     continue
                 body["occurred_at"] = (origin + timedelta(days=at)).isoformat()
-                client.post("/v1/outcomes", json=body)
+                posted = client.post("/v1/outcomes", json=body)
+                if posted.status_code >= 300:
+                    refused_outcomes += 1
+                    continue
                 sent += 1
-            if (day + 1) % plan.monitor_every:
+            as_of = origin + timedelta(days=step_end)
+            if (step + 1) % steps_per_round:
+                for c in monitor.check_failsafe("default", as_of):
+                    events["failsafe"].append({"day": step_end, **c.to_dict()})
                 continue
-            as_of = origin + timedelta(days=end_of_day)
             result = monitor.run("default", as_of)
             perf_alerts = [a for a in result.alerts if a["kind"] == "performance"]
-            runs.append({"day": end_of_day, "alerts": result.alerts, "windows": result.windows})
+            runs.append({"day": step_end, "alerts": result.alerts, "windows": result.windows})
             for c in result.failsafe:
-                events["failsafe"].append({"day": end_of_day, **c.to_dict()})
-            if (events["first_alert_day"] is None and perf_alerts and end_of_day > plan.shift_day):
-                events["first_alert_day"] = end_of_day
-            due = events["first_alert_day"] is not None and end_of_day >= events["first_alert_day"] + plan.retrain_delay
+                events["failsafe"].append({"day": step_end, **c.to_dict()})
+            if (events["first_alert_day"] is None and perf_alerts and step_end > plan.shift_day):
+                events["first_alert_day"] = step_end
+                events["first_alert"] = perf_alerts[0]
+            due = events["first_alert_day"] is not None and step_end >= events["first_alert_day"] + plan.retrain_delay
             if due and events["promotion"] is None:
-                events["promotion"] = {"day": end_of_day}
+                events["promotion"] = {"day": step_end}
                 try:
                     refused, promoted = _retrain_and_promote(settings, engine, as_of, world, quick)
-                    events["refused"], events["promotion"] = refused, {"day": end_of_day, **promoted}
+                    events["refused"], events["promotion"] = refused, {"day": step_end, **promoted}
                     if promoted.get("passed"):
                         ctx.registry.reload(force=True)  # the hot swap `POST /v1/models/reload` does
                         events["promotion"]["served"] = ctx.registry.current.versions()
                 except Exception as exc:  # noqa: BLE001 - reported in the result, the scenario goes on
                     lifecycle_error = f"{type(exc).__name__}: {exc}"
     metrics = _figures(plan, scored, runs, events, monitor, origin, quick)
-    metrics.update({"cases": len(scored), "outcomes_posted": sent, "lifecycle_error": lifecycle_error,
+    metrics.update({"cases": len(scored), "outcomes_posted": sent, "outcomes_refused": refused_outcomes,
+                    "lifecycle_error": lifecycle_error,
                     "seconds": round(time.perf_counter() - started, 1), "alpha": ALPHA,
                     "shift_day": plan.shift_day, "world": {"customers": plan.customers, "months": plan.months,
-                                                           "ring_accounts": plan.ring_accounts}})
+                                                           "ring_accounts": plan.ring_accounts},
+                    "scenario": {"audit_sample_rate": AUDIT_RATE, "monitor_every_days": plan.monitor_every,
+                                 "failsafe_check_every_days": plan.failsafe_every,
+                                 "retrain_delay_days": plan.retrain_delay, "audit_inspected_after_days": 3.0}})
     artifacts = [str(p) for p in _plot(out, metrics, quick)]
     (out / ("evidence-quick.json" if quick else "evidence.json")).write_text(
         json.dumps({"refused": events["refused"], "promotion": events["promotion"], "failsafe": events["failsafe"]},
@@ -233,12 +250,13 @@ def run(quick: bool) -> BenchResult:
     return BenchResult("drift-scenario", metrics, TARGETS, artifacts)
 
 
-def _outcome(i: int, requests: list[dict[str, Any]], truth: dict[str, np.ndarray], codes: list[str], tag: str,
-             *, inspected: bool = False) -> dict[str, Any]:
+def _outcome(i: int, requests: list[dict[str, Any]], truth: dict[str, np.ndarray], codes: list[str],
+             tag: str) -> dict[str, Any]:
+    """What comes back about case ``i``: a confirmed fraud as a fraud outcome (an inspection that finds one is a
+    fraud finding, not a grade), anything else as an inspection confirming the reason and clearing fraud."""
     fraud = bool(truth["is_fraud"][i])
     body: dict[str, Any] = {"outcome_id": f"{tag}-{i}", "case_id": requests[i]["case_id"],
-                            "kind": "fraud" if fraud and not inspected else "inspection", "fraud_confirmed": fraud,
-                            "occurred_at": ""}
+                            "kind": "fraud" if fraud else "inspection", "fraud_confirmed": fraud, "occurred_at": ""}
     if not fraud:
         body["confirmed_reason_code"] = codes[i]
     return body
@@ -287,15 +305,19 @@ def _degraded_bundle(out_dir: Path, world: Any) -> Path:
     return out_dir
 
 
+def _wrong(s: dict[str, Any]) -> bool:
+    return bool(s["fraud"] or s["code"] != s["true_code"])
+
+
 def _window_truth(scored: list[dict[str, Any]], w: int, width: float = 7.0,
-                  segment: str | None = None) -> tuple[float | None, float | None, int]:
+                  segment: str | None = None) -> tuple[float | None, float | None, int, int]:
     rows = [s for s in scored if w * width <= s["day"] < (w + 1) * width and (segment is None
                                                                                or s["segment"] == segment)]
     if not rows:
-        return None, None, 0
+        return None, None, 0, 0
     auto = [s for s in rows if s["route"] == "auto_approve"]
-    err = (sum(s["fraud"] or s["code"] != s["true_code"] for s in auto) / len(auto)) if auto else 0.0
-    return len(auto) / len(rows), err, len(auto)
+    wrong = sum(_wrong(s) for s in auto)
+    return len(auto) / len(rows), (wrong / len(auto)) if auto else 0.0, len(auto), wrong
 
 
 def _figures(plan: _Plan, scored: list[dict[str, Any]], runs: list[dict[str, Any]], events: dict[str, Any],
@@ -307,9 +329,10 @@ def _figures(plan: _Plan, scored: list[dict[str, Any]], runs: list[dict[str, Any
     shift_window = plan.shift_day // 7
     per_window = []
     for w in range(n_windows):
-        st, err, n_auto = _window_truth(scored, w)
+        st, err, n_auto, wrong = _window_truth(scored, w)
         per_window.append({"window": w, "straight_through": st, "true_auto_approval_error": err,
-                           "auto_approved": n_auto})
+                           "auto_approved": n_auto, "wrong_auto_approvals": wrong,
+                           "failsafe_holds": sum(s["failsafe"] for s in scored if 7 * w <= s["day"] < 7 * (w + 1))})
     # What the monitor said when each window closed (estimate) and what it knew at the end (realised).
     final = origin + timedelta(days=max(s["day"] for s in scored) + 1)
     store = monitor.store
@@ -331,7 +354,13 @@ def _figures(plan: _Plan, scored: list[dict[str, Any]], runs: list[dict[str, Any
         frame = window_frame(rows, store.labels("default", [r["case_ref"] for r in rows], final))
         realised = RealisedPerformanceCalculator().calculate(frame)
         row["realised_reason_accuracy"] = realised.reason_accuracy
+        row["realised_reason_labelled"] = realised.reason_labelled
         row["realised_auto_approval_error_ipw"] = realised.auto_approval_error
+        if realised.reason_accuracy is not None and realised.reason_labelled:
+            # How far a perfectly calibrated estimate would still land from the realised accuracy: the binomial
+            # noise of the window's labelled cases (one standard deviation, in points).
+            p = realised.reason_accuracy
+            row["realised_reason_accuracy_sd_points"] = 100 * float(np.sqrt(p * (1 - p) / realised.reason_labelled))
     first_alert = events["first_alert_day"]
     windows_to_alert = None if first_alert is None else int((first_alert - 1e-9) // 7) - shift_window
     after = [r["true_auto_approval_error"] for r in per_window[shift_window:] if r["true_auto_approval_error"]
@@ -343,6 +372,14 @@ def _figures(plan: _Plan, scored: list[dict[str, Any]], runs: list[dict[str, Any
                 if r.get("estimated_auto_approval_error") is not None
                 and r["realised_auto_approval_error_ipw"] is not None]
     pre_st = [r["straight_through"] for r in per_window[1:shift_window] if r["straight_through"] is not None]
+    post_rows = per_window[shift_window:]
+    post_auto = sum(r["auto_approved"] for r in post_rows)
+    post_wrong = sum(r["wrong_auto_approvals"] for r in post_rows)
+    noise = [r["realised_reason_accuracy_sd_points"] for r in pre if "realised_reason_accuracy_sd_points" in r]
+    # The largest gap a perfectly calibrated estimate would still show over these windows, from the binomial noise
+    # of each window's realised accuracy alone (Monte Carlo mean of the maximum).
+    draws = np.abs(np.random.default_rng(0).normal(0.0, np.asarray(noise or [0.0]), size=(4000, len(noise) or 1)))
+    before = [r["true_auto_approval_error"] for r in per_window[:shift_window] if r["auto_approved"]]
     promo = events["promotion"] or {}
     cleared = [f for f in events["failsafe"] if f["action"] == "cleared"]
     post = []
@@ -354,6 +391,9 @@ def _figures(plan: _Plan, scored: list[dict[str, Any]], runs: list[dict[str, Any
     return {
         "windows_shift_to_performance_alert": windows_to_alert,
         "max_auto_approval_error_after_shift": max(after) if after else None,
+        "windows_after_shift_above_alpha": sum(e > ALPHA for e in after),
+        "auto_approval_error_after_shift_pooled": post_wrong / post_auto if post_auto else None,
+        "wrong_auto_approvals_after_shift": post_wrong, "auto_approvals_after_shift": post_auto,
         "straight_through_pre_shift": float(np.mean(pre_st)) if pre_st else None,
         "straight_through_after_promotion": post_st,
         "straight_through_gap_after_promotion_points": (abs(float(np.mean(pre_st)) - post_st) * 100
@@ -361,11 +401,19 @@ def _figures(plan: _Plan, scored: list[dict[str, Any]], runs: list[dict[str, Any
         "cbpe_reason_accuracy_max_gap_pre_shift_points": max(gaps) if gaps else None,
         "cbpe_reason_accuracy_mean_gap_pre_shift_points": float(np.mean(gaps)) if gaps else None,
         "cbpe_auto_approval_error_max_gap_pre_shift_points": max(err_gaps) if err_gaps else None,
+        "realised_reason_accuracy_sd_pre_shift_points": float(np.mean(noise)) if noise else None,
+        "cbpe_max_gap_expected_from_label_noise_points": float(draws.max(axis=1).mean()) if noise else None,
+        "max_auto_approval_error_before_shift": max(before) if before else None,
+        "windows_before_shift_above_alpha": sum(e > ALPHA for e in before),
+        "auto_approval_error_before_shift_pooled": (
+            sum(r["wrong_auto_approvals"] for r in per_window[:shift_window])
+            / max(1, sum(r["auto_approved"] for r in per_window[:shift_window]))),
         "degraded_promotion_refused": None if refused is None else float(not refused["passed"]),
         "degraded_promotion_evidence": refused,
         "promotion": promo,
         "failsafe_events": [{k: f[k] for k in ("day", "action", "reason")} for f in events["failsafe"]],
         "first_performance_alert_day": first_alert,
+        "first_performance_alert": events.get("first_alert"),
         "per_window": per_window,
     }
 

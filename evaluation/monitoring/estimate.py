@@ -50,11 +50,14 @@ class ConfidenceBasedEstimator:
         self.risk_map_: IsotonicRegression | None = None
         self.calibrated_on_ = 0
 
-    def fit(self, reference: pd.DataFrame) -> ConfidenceBasedEstimator:
+    def fit(self, reference: pd.DataFrame, risk_reference: pd.DataFrame | None = None) -> ConfidenceBasedEstimator:
+        """``risk_reference`` (default: ``reference``) recalibrates the risk separately: after a new fraud model
+        is promoted its scores must be mapped by its own labelled decisions, not its predecessor's."""
         has_reason = reference["label_reason"].notna().to_numpy()
         correct = (reference["label_reason"] == reference["reason_code"]).to_numpy(dtype=float)
         self.reason_map_ = _isotonic(reference["reason_confidence"].to_numpy(float)[has_reason], correct[has_reason])
-        self.risk_map_ = _isotonic(reference["risk_score"].to_numpy(float), reference["label_fraud"].to_numpy(float))
+        risk = reference if risk_reference is None else risk_reference
+        self.risk_map_ = _isotonic(risk["risk_score"].to_numpy(float), risk["label_fraud"].to_numpy(float))
         self.calibrated_on_ = int(has_reason.sum())
         return self
 

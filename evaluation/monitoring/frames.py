@@ -18,7 +18,8 @@ NUMERIC_FEATURES = ["refund_amount", "unit_price", "account_age_days", "returns_
 CATEGORICAL_FEATURES = ["channel", "facility", "category", "claimed_condition"]
 FRAME_COLUMNS = ["decision_id", "case_ref", "created_at", "segment", *CATEGORICAL_FEATURES, *NUMERIC_FEATURES,
                  "reason_text", "route", "reason_code", "reason_confidence", "risk_score", "model_version",
-                 "audit_propensity", "failsafe_held", "labelled", "label_fraud", "label_reason", "error"]
+                 "reason_model_version", "audit_propensity", "failsafe_held", "labelled", "label_fraud", "label_reason",
+                 "error"]
 
 
 def audit_propensity(document: dict[str, Any]) -> float:
@@ -68,6 +69,7 @@ def window_frame(rows: list[dict[str, Any]], labels: dict[str, dict[str, Any]]) 
             "reason_confidence": float(r["reason_confidence"]),
             "risk_score": _number(r["risk_score"]),
             "model_version": str((r.get("model_versions") or {}).get("fraud", "")),
+            "reason_model_version": str((r.get("model_versions") or {}).get("reason", "")),
             "audit_propensity": audit_propensity(doc),
             "failsafe_held": any(str(c).startswith("fail-safe ") for c in doc.get("reasons") or ()),
             "labelled": labelled, "label_fraud": np.nan if fraud is None else float(bool(fraud)),

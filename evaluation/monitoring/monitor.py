@@ -4,6 +4,14 @@ Windows are ``window_days`` long, aligned on ``origin`` (by default midnight UTC
 the first ``reference_windows`` are the reference every later window is compared with. A round recomputes the
 last ``lookback_windows`` windows up to ``as_of`` (older figures change as outcomes mature); labels count only if
 they were known at ``as_of``, so a round run later reproduces what was knowable then.
+
+The fail-safe of each segment is judged at the end of every round, and by ``check_failsafe`` as often as a worker
+likes in between (it reads a week of decisions, no reports). It opens on the first of: labels of would-be
+approvals that make an error within the target implausible (one-sided binomial test on effective counts), the
+recalibrated estimate far enough above the target, or recent traffic significantly more novel than anything the
+models were vetted on while the labels cannot yet vouch for it — the last reacts within hours of a shift, the
+others once outcomes arrive. It clears when the labelled would-be approvals of the models serving now, since it
+opened, put the error's upper bound within the target (evidence.py).
 """
 
 from __future__ import annotations
@@ -21,9 +29,11 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from returns_triage.evaluation.monitoring.alerts import AlertRules, window_alerts
-from returns_triage.evaluation.monitoring.estimate import ConfidenceBasedEstimator
+from returns_triage.evaluation.monitoring.estimate import ConfidenceBasedEstimator, EstimateResult
+from returns_triage.evaluation.monitoring.evidence import ErrorEvidence, NoveltyRate, error_evidence, \
+    error_upper_bound, exceeds_target
 from returns_triage.evaluation.monitoring.frames import window_frame
-from returns_triage.evaluation.monitoring.performance import RealisedPerformanceCalculator, ipw_error_rate
+from returns_triage.evaluation.monitoring.performance import RealisedPerformanceCalculator
 from returns_triage.evaluation.monitoring.prediction_drift import PredictionDriftCalculator
 from returns_triage.serving.domain.failsafe import FailsafeState
 from returns_triage.serving.storage.monitoring import SqlMonitoringStore
@@ -43,9 +53,15 @@ class MonitorConfig:
     origin: datetime | None = None
     failsafe_factor: float = 0.0  # room kept by a fail-safe; 0 = every would-be auto-approval to a person
     failsafe_days: float = 7.0  # trailing period the fail-safe judges
-    min_audit_labels: int = 20
+    min_audit_labels: int = 20  # labelled would-be approvals a fail-safe needs before labels alone clear it
     input_drift: bool = True
     reports_dir: Path | None = None
+    alert_level: float = 0.01  # one-sided significance of a performance alert (evidence.exceeds_target)
+    open_level: float = 0.001  # … of the labels (or the estimate) that open a fail-safe, checked many times a day
+    clear_confidence: float = 0.8  # the error's upper bound at this confidence must be ≤ alpha to clear one
+    novelty_days: float = 2.0  # recent traffic whose novelty may open a fail-safe before labels arrive
+    novelty_level: float = 1e-4  # one-sided significance of that novelty (checked many times a day)
+    calibration_days: float = 56.0  # labelled history the estimate is recalibrated on, before the windows judged
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,15 +107,29 @@ def _clean(value: Any) -> Any:
     return value
 
 
+@dataclass
+class _Context:
+    """What a round fits once and the fail-safe checks between rounds reuse: the reference, the recalibrated
+    estimator and, per segment, the novelty baseline (keyed by the fail-safe periods it has absorbed)."""
+
+    origin: datetime
+    reference: pd.DataFrame
+    estimator: ConfidenceBasedEstimator | None
+    novelty: dict[tuple[str, tuple[str, ...]], NoveltyRate] = field(default_factory=dict)
+
+
 class Monitor:
-    """``run(tenant, as_of)`` computes and stores one round. ``embed`` (texts → embeddings of the served encoder)
-    enables text drift; without it the input drift covers the tabular features only."""
+    """``run(tenant, as_of)`` computes and stores one round; ``check_failsafe(tenant, as_of)`` is the cheap part
+    a worker may run more often (no drift reports, no window figures). ``embed`` (texts → embeddings of the
+    served encoder) enables text drift; without it the input drift covers the tabular features only."""
 
     def __init__(self, engine: Engine, config: MonitorConfig,
                  embed: Callable[[list[str]], np.ndarray] | None = None) -> None:
         self.store = SqlMonitoringStore(engine)
         self.config = config
         self.embed = embed
+        self._contexts: dict[str, _Context] = {}
+        self._drift: dict[str, tuple[datetime, Any]] = {}  # tenant → (reference end, fitted input drift)
 
     def run_all(self, as_of: datetime | None = None) -> list[MonitorRun]:
         return [self.run(t, as_of) for t in self.store.tenants()]
@@ -107,6 +137,43 @@ class Monitor:
     def _frame(self, tenant: str, start: datetime, end: datetime, as_of: datetime) -> pd.DataFrame:
         rows = self.store.decision_rows(tenant, start, end)
         return window_frame(rows, self.store.labels(tenant, [r["case_ref"] for r in rows], as_of))
+
+    def _context(self, tenant: str, as_of: datetime, first_judged: datetime | None = None) -> _Context | None:
+        """Reference and estimator as known at ``as_of``. The estimator is recalibrated on the labelled
+        decisions of the reason model now served, from the ``calibration_days`` before ``first_judged`` (the
+        earliest window a round judges; by default the current one), so no window calibrates its own estimate."""
+        cfg = self.config
+        first, _ = self.store.decision_span(tenant)
+        if first is None:
+            return None
+        origin = cfg.origin or first.replace(hour=0, minute=0, second=0, microsecond=0)
+        width = timedelta(days=cfg.window_days)
+        current = int((as_of - origin) / width)
+        ref_end = origin + width * min(cfg.reference_windows, max(current, 1))
+        reference = self._frame(tenant, origin, min(ref_end, as_of), as_of)
+        judged = first_judged or origin + width * current
+        since = max(origin, judged - timedelta(days=cfg.calibration_days))
+        history = self._frame(tenant, since, judged, as_of) if judged > since else reference.iloc[:0]
+        reason_version, fraud_version = self._served_models(tenant, as_of)
+        estimator = None
+        if len(history):
+            estimator = ConfidenceBasedEstimator().fit(
+                history[history["reason_model_version"] == reason_version] if reason_version else history,
+                history[history["model_version"] == fraud_version] if fraud_version else history)
+        # The estimate speaks only once the served probabilities were recalibrated on labelled history.
+        if estimator is not None and (current < cfg.reference_windows or estimator.reason_map_ is None):
+            estimator = None
+        context = _Context(origin, reference, estimator)
+        self._contexts[tenant] = context
+        return context
+
+    def _served_models(self, tenant: str, as_of: datetime) -> tuple[str | None, str | None]:
+        """The reason and fraud model versions of the tenant's latest decision: the models serving now."""
+        rows = self.store.decision_rows(tenant, as_of - timedelta(days=self.config.window_days), as_of)
+        if not rows:
+            return None, None
+        versions = rows[-1].get("model_versions") or {}
+        return (str(versions.get("reason") or "") or None), (str(versions.get("fraud") or "") or None)
 
     def run(self, tenant: str, as_of: datetime | None = None) -> MonitorRun:
         cfg = self.config
@@ -117,26 +184,28 @@ class Monitor:
         origin = cfg.origin or first.replace(hour=0, minute=0, second=0, microsecond=0)
         width = timedelta(days=cfg.window_days)
         current = int((as_of - origin) / width)
-        ref_end = origin + width * min(cfg.reference_windows, max(current, 1))
-        reference = self._frame(tenant, origin, ref_end, as_of)
+        first_k = max(0, current - cfg.lookback_windows + 1)
+        context = self._context(tenant, as_of, origin + width * first_k)
+        assert context is not None
+        reference, estimator = context.reference, context.estimator
         perf = RealisedPerformanceCalculator()
-        estimator = ConfidenceBasedEstimator().fit(reference)
         pred = PredictionDriftCalculator().fit(reference)
-        drift: list[Any] = []  # fitted on first use: most rounds reuse the stored drift of complete windows
+        ref_end = origin + width * min(cfg.reference_windows, max(current, 1))
 
         def input_drift() -> Any:
-            if not drift:
+            # Refitted only while the reference is still filling: its embeddings and bounds are the slow part.
+            cached = self._drift.get(tenant)
+            if cached is None or cached[0] != ref_end:
                 from returns_triage.evaluation.monitoring.input_drift import InputDriftCalculator
 
-                drift.append(InputDriftCalculator(self.embed).fit(reference))
-            return drift[0]
+                cached = (ref_end, InputDriftCalculator(self.embed).fit(reference))
+                self._drift[tenant] = cached
+            return cached[1]
 
-        ref_summary = {**perf.calculate(reference).to_dict(), **estimator.calculate(reference).to_dict()}
-        rules = AlertRules(alpha=cfg.alpha, min_audit_labels=cfg.min_audit_labels)
-        # The estimate speaks only once the served probabilities were recalibrated on a finished reference.
-        calibrated = current >= cfg.reference_windows and estimator.reason_map_ is not None
+        ref_summary = {**perf.calculate(reference).to_dict(), **_estimate(estimator, reference)}
+        rules = AlertRules(alpha=cfg.alpha, level=cfg.alert_level)
         run = MonitorRun(tenant, as_of)
-        for k in range(max(0, current - cfg.lookback_windows + 1), current + 1):
+        for k in range(first_k, current + 1):
             start, end = origin + width * k, origin + width * (k + 1)
             frame = self._frame(tenant, start, min(end, as_of), as_of)
             complete = end <= as_of
@@ -146,7 +215,7 @@ class Monitor:
                 metrics: dict[str, Any] = {
                     "complete": complete, "reference": k < cfg.reference_windows,
                     "performance": perf.calculate(part).to_dict(),
-                    "estimate": estimator.calculate(part).to_dict(),
+                    "estimate": _estimate(estimator, part),
                     "prediction_drift": pred.calculate(part).to_dict(),
                 }
                 report = None
@@ -164,11 +233,11 @@ class Monitor:
                     metrics["input_drift"] = result.to_dict()
                     report = result.report_file
                 ref_seg = ref_summary if segment == ALL else {
-                    **perf.calculate(ref_part).to_dict(), **estimator.calculate(ref_part).to_dict()}
+                    **perf.calculate(ref_part).to_dict(), **_estimate(estimator, ref_part)}
                 where = f"window {start:%Y-%m-%d}–{end:%Y-%m-%d}, segment {segment}"
                 # Inside the reference period there is nothing to compare with and no calibrated estimate yet.
                 alerts = [] if k < cfg.reference_windows else window_alerts(
-                    segment, metrics, ref_seg, rules, where, use_estimate=calibrated)
+                    segment, metrics, ref_seg, rules, where, use_estimate=estimator is not None)
                 metrics = _clean(metrics)
                 window_id = self.store.save_window(
                     tenant, segment=segment, start=start, end=end, computed_at=as_of, decisions_count=len(part),
@@ -178,23 +247,47 @@ class Monitor:
                 run.windows.append({"window_id": window_id, "segment": segment, "window_start": start,
                                     "window_end": end, "metrics": metrics,
                                     "alerts": [_clean(_alert_dict(a)) for a in alerts]})
-        run.failsafe.extend(self._failsafe(tenant, as_of, estimator if calibrated else None))
+        run.failsafe.extend(self._failsafe(tenant, as_of, context))
         return run
 
     # --- the fail-safe -----------------------------------------------------------------------------------
 
-    def _failsafe(self, tenant: str, as_of: datetime,
-                  estimator: ConfidenceBasedEstimator | None) -> list[FailsafeChange]:
+    def check_failsafe(self, tenant: str, as_of: datetime | None = None) -> list[FailsafeChange]:
+        """Only the fail-safe rules, with the reference and estimator of the last round (fitted now if this
+        monitor has not run a round for the tenant yet)."""
+        as_of = as_of or datetime.now(UTC)
+        context = self._contexts.get(tenant) or self._context(tenant, as_of)
+        return [] if context is None else self._failsafe(tenant, as_of, context)
+
+    def _novelty(self, tenant: str, segment: str, context: _Context,
+                 history: list[FailsafeState]) -> NoveltyRate:
+        """The segment's novelty baseline: the reference plus every period a fail-safe held the segment and
+        then cleared on labels — traffic that was reviewed case by case and found within the target."""
+        vetted = [s for s in history if s.segment == segment and s.cleared_at is not None]
+        key = (segment, tuple(sorted(s.state_id for s in vetted)))
+        found = context.novelty.get(key)
+        if found is None:
+            parts = [context.reference[context.reference["segment"] == segment]]
+            for s in vetted:
+                assert s.cleared_at is not None
+                held = self._frame(tenant, s.opened_at, s.cleared_at, s.cleared_at)
+                parts.append(held[held["segment"] == segment])
+            found = NoveltyRate().fit(pd.concat(parts, ignore_index=True))
+            context.novelty[key] = found
+        return found
+
+    def _failsafe(self, tenant: str, as_of: datetime, context: _Context) -> list[FailsafeChange]:
         cfg = self.config
         since = as_of - timedelta(days=cfg.failsafe_days)
         frame = self._frame(tenant, since, as_of, as_of)
         open_states = {s.segment: s for s in self.store.open_failsafes() if s.tenant == tenant}
+        history = self.store.failsafe_history(tenant)
         changes: list[FailsafeChange] = []
         for segment in sorted(set(frame["segment"]) | set(open_states) - {ALL}):
             part = frame[frame["segment"] == segment]
             state = open_states.get(segment)
             if state is None:
-                verdict = self._breach(part, estimator)
+                verdict = self._breach(part, context, self._novelty(tenant, segment, context, history), as_of)
                 if verdict is not None:
                     metric, value, why = verdict
                     opened = self.store.open_failsafe(tenant, segment=segment, factor=cfg.failsafe_factor,
@@ -203,36 +296,73 @@ class Monitor:
                     log.warning("fail-safe opened for tenant %s segment %s: %s", tenant, segment, why)
                     changes.append(FailsafeChange("opened", opened, why))
                 continue
-            # Clear only on evidence gathered since the state opened: the normal gates' would-be approvals
-            # (audit samples and fail-safe holds, labelled) must be back within the target, and so the estimate.
-            after = part[part["created_at"] >= state.opened_at]
-            audit = after[after["audit_propensity"].notna() & after["labelled"]]
-            would, _ = ipw_error_rate(audit["error"].to_numpy(), audit["audit_propensity"].to_numpy())
-            est = estimator.calculate(after).estimated_auto_approval_error if estimator is not None else None
-            if len(audit) >= cfg.min_audit_labels and would is not None and would <= cfg.alpha and (
-                    est is None or est <= cfg.alpha):
-                why = (f"would-be auto-approval error {would:.1%} over {len(audit)} labelled reviews since "
-                       f"{state.opened_at:%Y-%m-%d} within the target {cfg.alpha:.1%}")
+            why = self._cleared(tenant, segment, state, as_of)
+            if why is not None:
                 self.store.clear_failsafe(state.state_id, reason=why, now=as_of)
                 log.warning("fail-safe cleared for tenant %s segment %s: %s", tenant, segment, why)
                 changes.append(FailsafeChange("cleared", replace(state, cleared_at=as_of, cleared_reason=why), why))
         return changes
 
-    def _breach(self, part: pd.DataFrame,
-                estimator: ConfidenceBasedEstimator | None) -> tuple[str, float, str] | None:
+    def _cleared(self, tenant: str, segment: str, state: FailsafeState, as_of: datetime) -> str | None:
+        """Why the state may clear, or None. Only evidence gathered since it opened counts, and only decisions
+        of the models serving now: their labelled would-be approvals (audit samples, and the holds, which are
+        every would-be approval while the state is open) must put the error's upper bound within the target.
+        Labels of the very cases in question outrank the estimate here."""
         cfg = self.config
-        audit = part[part["audit_propensity"].notna() & part["labelled"] & (part["audit_propensity"] < 1.0)]
-        err, _ = ipw_error_rate(audit["error"].to_numpy(), audit["audit_propensity"].to_numpy())
-        if err is not None and len(audit) >= cfg.min_audit_labels and err > cfg.alpha:
-            return ("auto_approval_error", err,
-                    f"realised auto-approval error {err:.1%} over {len(audit)} audit samples in the last "
-                    f"{cfg.failsafe_days:g} days, above the target {cfg.alpha:.1%}")
-        est = estimator.calculate(part).estimated_auto_approval_error if estimator is not None else None
-        if est is not None and est > cfg.alpha:
+        since = max(state.opened_at, as_of - timedelta(days=4 * cfg.failsafe_days))
+        after = self._frame(tenant, since, as_of, as_of)
+        after = after[after["segment"] == segment]
+        if after.empty:
+            return None
+        served = after["model_version"].iloc[-1], after["reason_model_version"].iloc[-1]
+        after = after[(after["model_version"] == served[0]) & (after["reason_model_version"] == served[1])]
+        audit = after[after["audit_propensity"].notna() & after["labelled"]]
+        evidence = error_evidence(audit["error"].to_numpy(), audit["audit_propensity"].to_numpy())
+        bound = error_upper_bound(evidence, cfg.clear_confidence)
+        if evidence.labelled < cfg.min_audit_labels or evidence.rate is None or bound > cfg.alpha:
+            return None
+        return (f"would-be auto-approval error {evidence.rate:.1%} over {evidence.labelled} labelled reviews since "
+                f"{since:%Y-%m-%d} (models {served[0]}, {served[1]}); its {cfg.clear_confidence:.0%} upper bound "
+                f"{bound:.1%} is within the target {cfg.alpha:.1%}")
+
+    def _breach(self, part: pd.DataFrame, context: _Context, novelty: NoveltyRate,
+                as_of: datetime) -> tuple[str, float, str] | None:
+        """Why the segment's router must tighten, or None. In order of evidence: labels that make an error within
+        the target implausible; the recalibrated estimate above the target; recent traffic significantly more
+        novel than anything vetted, while the labels cannot yet vouch for it."""
+        cfg = self.config
+        audit = part[part["audit_propensity"].notna() & part["labelled"]]
+        evidence = error_evidence(audit["error"].to_numpy(), audit["audit_propensity"].to_numpy())
+        p = exceeds_target(evidence, cfg.alpha)
+        if evidence.rate is not None and p < cfg.open_level:
+            return ("auto_approval_error", evidence.rate,
+                    f"would-be auto-approval error {evidence.rate:.1%} over {evidence.labelled} labelled audit "
+                    f"samples in the last {cfg.failsafe_days:g} days, above the target {cfg.alpha:.1%} "
+                    f"(one-sided p={p:.1g})")
+        estimate = _estimate(context.estimator, part)
+        est, approvals = estimate.get("estimated_auto_approval_error"), float(estimate.get("approvals") or 0)
+        # The estimate's expected errors are tested like observed ones: an estimate a shade above the target on
+        # forty approvals is noise, one far above it on hundreds is not.
+        p_est = 1.0 if est is None else exceeds_target(ErrorEvidence(est, approvals, est * approvals, 0), cfg.alpha)
+        if est is not None and p_est < cfg.open_level:
             return ("estimated_auto_approval_error", est,
-                    f"estimated auto-approval error {est:.1%} in the last {cfg.failsafe_days:g} days, above the "
-                    f"target {cfg.alpha:.1%}")
+                    f"estimated auto-approval error {est:.1%} over {approvals:.0f} would-be approvals in the last "
+                    f"{cfg.failsafe_days:g} days, above the target {cfg.alpha:.1%} (one-sided p={p_est:.1g})")
+        recent = novelty.calculate(part[part["created_at"] >= as_of - timedelta(days=cfg.novelty_days)])
+        if recent is not None and recent.p_value < cfg.novelty_level and \
+                error_upper_bound(evidence, cfg.clear_confidence) > cfg.alpha:
+            top = ", ".join(f"{c} {n}" for c, n in sorted(recent.features.items(), key=lambda x: -x[1])[:3])
+            return ("input_novelty", float(recent.rate or 0.0),
+                    f"{recent.novel} of {recent.cases} returns in the last {cfg.novelty_days:g} days lie outside "
+                    f"the vetted inputs ({top}), against {recent.reference_rate:.1%} normally (p={recent.p_value:.1g}),"
+                    f" and too few labels yet to show the error within the target {cfg.alpha:.1%}")
         return None
+
+
+def _estimate(estimator: ConfidenceBasedEstimator | None, frame: pd.DataFrame) -> dict[str, Any]:
+    if estimator is None:
+        return {**EstimateResult(len(frame), None, None, 0, 0).to_dict()}
+    return estimator.calculate(frame).to_dict()
 
 
 def _alert_dict(a: Any) -> dict[str, Any]:

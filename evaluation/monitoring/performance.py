@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from returns_triage.evaluation.monitoring.evidence import error_evidence
+
 __all__ = ["RealisedPerformanceCalculator", "PerformanceResult", "ipw_error_rate", "expected_calibration_error"]
 
 
@@ -58,9 +60,13 @@ class PerformanceResult:
     auto_approval_error_se: float | None
     would_be_error: float | None  # of everything the normal gates would approve (fail-safe holds included)
     audit_labelled: int
+    eligible_rate: float | None  # share of decisions the normal gates would approve (approvals, audits, holds)
+    would_be_n_eff: float  # the would-be error as effective binomial counts (evidence.py): what alerts test
+    would_be_errors_eff: float
     fraud_precision: float | None
     fraud_recall: float | None
     fraud_labelled: int
+    fraud_positives: int  # confirmed frauds the recall is measured on
     risk_calibration_error: float | None
     reason_calibration_error: float | None
 
@@ -86,7 +92,8 @@ class RealisedPerformanceCalculator:
         audit = frame[frame["audit_propensity"].notna() & frame["labelled"]]
         actual = audit[audit["audit_propensity"] < 1.0]
         err, se = ipw_error_rate(actual["error"].to_numpy(), actual["audit_propensity"].to_numpy())
-        would, _ = ipw_error_rate(audit["error"].to_numpy(), audit["audit_propensity"].to_numpy())
+        would = error_evidence(audit["error"].to_numpy(), audit["audit_propensity"].to_numpy())
+        eligible = (frame["route"] == "auto_approve") | frame["audit_propensity"].notna()
         fk = frame[frame["label_fraud"].notna() & frame["risk_score"].notna()]
         flagged = fk["risk_score"].to_numpy() > self.flag_threshold
         truth = fk["label_fraud"].to_numpy() > 0.5
@@ -95,8 +102,10 @@ class RealisedPerformanceCalculator:
         return PerformanceResult(
             decisions=n, labelled=int(frame["labelled"].sum()), straight_through_rate=st,
             reason_accuracy=float(correct.mean()) if len(correct) else None, reason_labelled=int(has_reason.sum()),
-            auto_approval_error=err, auto_approval_error_se=se, would_be_error=would, audit_labelled=len(audit),
-            fraud_precision=precision, fraud_recall=recall, fraud_labelled=len(fk),
+            auto_approval_error=err, auto_approval_error_se=se, would_be_error=would.rate, audit_labelled=len(audit),
+            eligible_rate=float(eligible.mean()) if n else None, would_be_n_eff=would.n,
+            would_be_errors_eff=would.errors,
+            fraud_precision=precision, fraud_recall=recall, fraud_labelled=len(fk), fraud_positives=int(truth.sum()),
             risk_calibration_error=expected_calibration_error(fk["risk_score"].to_numpy(), truth.astype(float)),
             reason_calibration_error=expected_calibration_error(
                 frame.loc[has_reason, "reason_confidence"].to_numpy(), correct.to_numpy()),

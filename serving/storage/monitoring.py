@@ -26,7 +26,8 @@ from returns_triage.serving.storage.webhooks import enqueue_event
 
 __all__ = ["SqlMonitoringStore", "AlertRecord", "MONITORING_ALERT"]
 
-
+# The decisions table also holds disposition recommendations (kind "disposition"): monitoring judges returns.
+_RETURNS = decisions.c.kind == "return"
 
 def _utc(value: datetime | None) -> datetime | None:
     if value is None or value.tzinfo is not None:
@@ -74,22 +75,24 @@ class SqlMonitoringStore:
 
     def tenants(self) -> list[str]:
         with self.engine.connect() as conn:
-            return sorted(conn.execute(select(decisions.c.tenant).distinct()).scalars())
+            return sorted(conn.execute(select(decisions.c.tenant).distinct().where(_RETURNS)).scalars())
 
     def decision_span(self, tenant: str) -> tuple[datetime | None, datetime | None]:
         with self.engine.connect() as conn:
             lo, hi = conn.execute(select(func.min(decisions.c.created_at), func.max(decisions.c.created_at))
-                                  .where(decisions.c.tenant == tenant)).one()
+                                  .where(decisions.c.tenant == tenant, _RETURNS)).one()
         return _utc(lo), _utc(hi)
 
     def decision_rows(self, tenant: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
-        """Decisions made in [start, end), with their case's segment, channel, facility and request."""
+        """Return decisions made in [start, end), with their case's segment, channel, facility and request
+        (disposition recommendations share the table and are not monitored here)."""
         q = (select(decisions.c.decision_id, decisions.c.case_ref, decisions.c.created_at, decisions.c.route,
                     decisions.c.reason_code, decisions.c.reason_confidence, decisions.c.risk_score,
                     decisions.c.model_versions, decisions.c.document, cases.c.case_id, cases.c.segment,
                     cases.c.channel, cases.c.facility, cases.c.payload)
              .join(cases, cases.c.id == decisions.c.case_ref)
-             .where(decisions.c.tenant == tenant, decisions.c.created_at >= start, decisions.c.created_at < end)
+             .where(decisions.c.tenant == tenant, _RETURNS, decisions.c.created_at >= start,
+                    decisions.c.created_at < end)
              .order_by(decisions.c.created_at))
         with self.engine.connect() as conn:
             return [{**row._asdict(), "created_at": _utc(row.created_at)} for row in conn.execute(q)]

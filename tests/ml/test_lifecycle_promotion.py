@@ -161,8 +161,11 @@ def test_retrain_learns_from_matured_outcomes_and_registers_a_challenger(home: P
         result = retrain(settings, "fraud", engine=engine, now=now, base=False, quick=True)
     engine.dispose()
     assert result.counts["unsettled"] > 0 and result.counts["positive"] > 0
-    labelled = result.counts["positive"] + result.counts["explicit_negative"] + result.counts["matured_negative"]
-    assert labelled + result.counts["unsettled"] == len(ids)
+    matured = result.counts["positive"] + result.counts["explicit_negative"] + result.counts["matured_negative"]
+    assert matured + result.counts["unsettled"] == len(ids)
+    # The promotion gate's share of recent cases is never trained on.
+    assert 0.1 * matured < result.counts["gate_holdout"] < 0.3 * matured
+    labelled = matured - result.counts["gate_holdout"]
     assert tracking.alias_version(settings, "fraud", "challenger") == result.model_version
     assert result.model_version not in registered.values()
 

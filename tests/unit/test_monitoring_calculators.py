@@ -11,6 +11,8 @@ import pytest
 
 from returns_triage.evaluation.monitoring.alerts import AlertRules, window_alerts
 from returns_triage.evaluation.monitoring.estimate import ConfidenceBasedEstimator
+from returns_triage.evaluation.monitoring.evidence import NoveltyRate, error_evidence, error_upper_bound, \
+    exceeds_target
 from returns_triage.evaluation.monitoring.frames import FRAME_COLUMNS
 from returns_triage.evaluation.monitoring.performance import RealisedPerformanceCalculator, ipw_error_rate
 from returns_triage.evaluation.monitoring.prediction_drift import PredictionDriftCalculator
@@ -98,11 +100,53 @@ def test_alerts_rank_performance_loss_above_harmless_drift() -> None:
                                      "estimate": {"estimated_auto_approval_error": 0.005},
                                      "prediction_drift": {"drifted": True}},
                                {"estimated_auto_approval_error": 0.005}, rules, "w1")
-    harmful = window_alerts("consumer", {"performance": {"straight_through_rate": 0.3, "auto_approval_error": 0.06,
-                                                         "audit_labelled": 40}}, {}, rules, "w2")
+    harmful = window_alerts("consumer", {"performance": {"straight_through_rate": 0.3, "would_be_error": 0.2,
+                                                         "audit_labelled": 40, "would_be_n_eff": 40.0,
+                                                         "would_be_errors_eff": 8.0}}, {}, rules, "w2")
     ranked = sorted(drift_only + harmful, key=lambda a: -a.impact)
     assert [a.kind for a in ranked] == ["performance", "drift"]
-    assert ranked[0].impact == pytest.approx((0.06 - 0.02) * 0.3 * 1000)
+    assert ranked[0].impact == pytest.approx((0.2 - 0.02) * 0.3 * 1000)
+
+
+def test_an_error_a_shade_above_the_target_on_few_labels_is_no_alert() -> None:
+    rules = AlertRules(alpha=0.02)
+    # One wrong approval among twenty audit labels: 5 % measured, but 2 % explains it (p ≈ 0.33).
+    noisy = window_alerts("consumer", {"performance": {"straight_through_rate": 0.3, "would_be_error": 0.05,
+                                                       "audit_labelled": 20, "would_be_n_eff": 20.0,
+                                                       "would_be_errors_eff": 1.0}}, {}, rules, "w")
+    assert noisy == []
+    clear = window_alerts("consumer", {"performance": {"straight_through_rate": 0.3, "would_be_error": 0.25,
+                                                       "audit_labelled": 20, "would_be_n_eff": 20.0,
+                                                       "would_be_errors_eff": 5.0}}, {}, rules, "w")
+    assert [a.metric for a in clear] == ["auto_approval_error"] and "p=" in clear[0].message
+
+
+def test_error_evidence_tests_and_bounds() -> None:
+    # Holds (propensity 1) and 30 % audit samples: the effective sample size is below the count.
+    ev = error_evidence(np.array([0.0] * 30 + [1.0] * 3), np.array([0.3] * 20 + [1.0] * 13))
+    assert ev.labelled == 33 and ev.n < 33 and ev.rate is not None
+    assert exceeds_target(error_evidence(np.ones(3), np.ones(3)), 0.02) == pytest.approx(0.02**3)
+    assert exceeds_target(error_evidence(np.zeros(50), np.ones(50)), 0.02) == 1.0
+    # No errors in 80 labels bounds the error below 2 % at 80 % confidence, not at 95 %.
+    clean = error_evidence(np.zeros(80), np.ones(80))
+    assert error_upper_bound(clean, 0.8) <= 0.02 < error_upper_bound(clean, 0.95)
+
+
+def test_novelty_rate_fires_on_unseen_inputs_only() -> None:
+    rng = np.random.default_rng(5)
+
+    def traffic(n: int, new_accounts: float) -> pd.DataFrame:
+        age = np.where(rng.random(n) < new_accounts, rng.integers(0, 5, n), rng.integers(200, 3000, n))
+        return _frame(n, rng, account_age_days=age.astype(float), refund_amount=rng.lognormal(4, 0.5, n),
+                      unit_price=rng.lognormal(4, 0.5, n), returns_last_365d=rng.poisson(2, n).astype(float),
+                      prior_fraud_flags=0.0, text_length=rng.normal(60, 10, n), channel="portal",
+                      facility="DC-1", category=rng.choice(["tools", "garden"], n), claimed_condition="unopened")
+
+    novelty = NoveltyRate().fit(traffic(2000, 0.0))
+    ordinary = novelty.calculate(traffic(40, 0.0))
+    assert ordinary is not None and ordinary.p_value > 0.01
+    ring = novelty.calculate(traffic(40, 0.5))
+    assert ring is not None and ring.p_value < 1e-4 and ring.features["account_age_days"] >= 10
 
 
 def test_tightened_gates_and_the_cached_failsafe_board() -> None:

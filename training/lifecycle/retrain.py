@@ -7,6 +7,9 @@ quarter of the matured cases (by decision time) is held back with the base world
 nothing a case learned after its decision enters its features (see labels.py).
 
 Reason: the default synthetic corpus plus every reviewer-corrected or confirmed reason text (frozen encoder).
+
+Cases of the promotion gate's recent holdout (``promote.in_gate_holdout``) are never trained on, so the gate can
+compare champion and challenger on recent matured outcomes neither has seen.
 """
 
 from __future__ import annotations
@@ -155,12 +158,14 @@ def _retrain_reason(settings: Settings, labelled: list[LabelledCase], out_dir: P
 def retrain(settings: Settings, family: str, *, engine: Engine | None = None, now: datetime | None = None,
             windows: MaturityWindows = DEFAULT_WINDOWS, since: datetime | None = None, tenant: str | None = None,
             quick: bool = False, seed: int = 0, recent_weight: float = 3.0, base: bool = True,
-            min_cases: int = 20, out_dir: Path | None = None, alias: str = "challenger") -> RetrainResult:
+            min_cases: int = 20, out_dir: Path | None = None, alias: str = "challenger",
+            gate_holdout: bool = True) -> RetrainResult:
     """Build the training set for ``family`` from the database (``engine``, default ``settings.database_url``),
     train, log to MLflow with the lineage artifact, register the bundle and point ``alias`` at it.
 
     ``now`` decides which cases have matured (default: the current time); ``since`` / ``tenant`` narrow the
-    decisions used. Raises InvalidInput when fewer than ``min_cases`` labelled cases exist.
+    decisions used; ``gate_holdout`` leaves out the promotion gate's share of cases. Raises InvalidInput when fewer
+    than ``min_cases`` labelled cases exist.
     """
     check_family(family)
     now = now or datetime.now(UTC)
@@ -178,6 +183,12 @@ def retrain(settings: Settings, family: str, *, engine: Engine | None = None, no
     finally:
         if own_engine:
             engine.dispose()
+    if gate_holdout:
+        from returns_triage.training.lifecycle.promote import in_gate_holdout
+
+        kept = [c for c in labelled if not in_gate_holdout(c.case_id)]
+        counts = {**counts, "gate_holdout": len(labelled) - len(kept)}
+        labelled = kept
     if len(labelled) < min_cases:
         raise InvalidInput(f"only {len(labelled)} matured, labelled {family} cases ({counts}); need {min_cases}",
                            field="family", code="too_few_outcomes")

@@ -1,0 +1,120 @@
+"""The monitor's fail-safe on a real database (SQLite and PostgreSQL): it opens on traffic the models were never
+vetted on before any label arrives, stays open while the labels cannot vouch for the router, clears on the
+labelled holds of the models serving now, and judges return decisions only."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+
+from returns_triage.evaluation.monitoring.monitor import Monitor, MonitorConfig
+from returns_triage.serving.storage.monitoring import SqlMonitoringStore
+from returns_triage.serving.storage.tables import cases, decisions, outcomes
+
+ORIGIN = datetime(2026, 1, 5, tzinfo=UTC)
+HOLD = ("fail-safe 1234abcd (segment consumer): …",
+        "audit sample: would be auto-approved, sampled with propensity 1.0000")
+
+
+def _decide(conn, at: datetime, *, segment: str, age: float, rng: np.random.Generator,  # type: ignore[no-untyped-def]
+            route: str = "auto_approve", reasons: tuple[str, ...] = (), fraud_model: str = "f1",
+            kind: str = "return") -> tuple[str, str]:
+    case_ref, decision_id = str(uuid.uuid4()), str(uuid.uuid4())
+    payload = {"reason_text": "The drill arrived with a cracked housing", "refund_amount": float(rng.lognormal(4, 0.4)),
+               "claimed_condition": "damaged",
+               "line": {"category": "power_tools", "unit_price": float(rng.lognormal(4, 0.4))},
+               "customer": {"account_age_days": age, "returns_last_365d": int(rng.poisson(2)), "prior_fraud_flags": 0}}
+    conn.execute(cases.insert().values(id=case_ref, tenant="default", case_id=f"C-{case_ref}", facility="DC-1",
+                                       channel="portal", segment=segment, payload=payload, created_at=at))
+    conn.execute(decisions.insert().values(
+        decision_id=decision_id, tenant="default", case_ref=case_ref, created_at=at, route=route, kind=kind,
+        reason_code="DAMAGED_IN_TRANSIT", reason_confidence=0.97, risk_score=0.01, policy_version="p",
+        model_versions={"reason": "r1", "fraud": fraud_model}, inputs_sha256="x" * 64,
+        document={"reasons": list(reasons)}))
+    return case_ref, decision_id
+
+
+def _inspected(conn, case_ref: str, decision_id: str, at: datetime,  # type: ignore[no-untyped-def]
+               *, fraud: bool) -> None:
+    conn.execute(outcomes.insert().values(
+        tenant="default", outcome_id=f"o-{decision_id}", case_ref=case_ref, decision_id=decision_id,
+        kind="fraud" if fraud else "inspection", source="api", fraud_confirmed=fraud,
+        confirmed_reason_code=None if fraud else "DAMAGED_IN_TRANSIT", occurred_at=at, received_at=at,
+        out_of_order=False, request_sha256="y" * 64))
+
+
+def test_failsafe_opens_on_novel_traffic_and_clears_on_labelled_holds(backend) -> None:  # type: ignore[no-untyped-def]
+    rng = np.random.default_rng(0)
+    with backend.begin() as conn:
+        for i in range(600):  # four reference weeks of established accounts in two segments
+            at = ORIGIN + timedelta(days=28 * i / 600)
+            _decide(conn, at, segment="consumer" if i % 3 else "contract", age=float(rng.integers(200, 3000)),
+                    rng=rng)
+        for i in range(30):  # then two days in which half the consumer returns come from brand-new accounts
+            at = ORIGIN + timedelta(days=28 + 2 * i / 30)
+            _decide(conn, at, segment="consumer", age=float(rng.integers(0, 4)) if i % 2 else 900.0, rng=rng)
+            _decide(conn, at, segment="contract", age=float(rng.integers(200, 3000)), rng=rng)
+        # A disposition recommendation shares the decisions table; the monitor must not count it.
+        _decide(conn, ORIGIN + timedelta(days=29), segment="consumer", age=1.0, rng=rng, kind="disposition")
+    monitor = Monitor(backend, MonitorConfig(alpha=0.02, origin=ORIGIN, input_drift=False))
+    store = SqlMonitoringStore(backend)
+    assert len(store.decision_rows("default", ORIGIN, ORIGIN + timedelta(days=31))) == 660
+
+    opened = monitor.check_failsafe("default", ORIGIN + timedelta(days=30))
+    assert [(c.action, c.state.segment, c.state.metric) for c in opened] == [("opened", "consumer", "input_novelty")]
+    assert "account_age_days" in opened[0].reason
+    state = opened[0].state
+
+    # A retrained fraud model serves now; its would-be approvals (new accounts among them) are held and inspected.
+    # Until enough of them are labelled the state stays open.
+    day = ORIGIN + timedelta(days=31)
+    with backend.begin() as conn:
+        held = [_decide(conn, day + timedelta(hours=i), segment="consumer", age=float(i % 4) if i % 2 else 900.0,
+                        rng=rng, route="review", reasons=HOLD, fraud_model="f2") for i in range(120)]
+    assert monitor.check_failsafe("default", day + timedelta(days=5)) == []
+    with backend.begin() as conn:
+        for case_ref, decision_id in held[:60]:
+            _inspected(conn, case_ref, decision_id, day + timedelta(days=5, hours=1), fraud=False)
+    assert monitor.check_failsafe("default", day + timedelta(days=5, hours=2)) == []  # 60 clean: bound 2.6 %
+    with backend.begin() as conn:
+        for case_ref, decision_id in held[60:]:
+            _inspected(conn, case_ref, decision_id, day + timedelta(days=6), fraud=False)
+    cleared = monitor.check_failsafe("default", day + timedelta(days=6, hours=1))
+    assert [(c.action, c.state.state_id) for c in cleared] == [("cleared", state.state_id)]
+    assert "upper bound" in cleared[0].reason and "f2" in cleared[0].reason
+    assert store.open_failsafes() == []
+    # The held period is vetted now: the same kind of traffic does not reopen the state.
+    with backend.begin() as conn:
+        for i in range(30):
+            _decide(conn, day + timedelta(days=6, hours=2 + i), segment="consumer", age=float(rng.integers(0, 4)),
+                    rng=rng, fraud_model="f2")
+    assert monitor.check_failsafe("default", day + timedelta(days=8)) == []
+
+
+def test_failsafe_opens_on_labels_that_make_the_target_implausible(backend) -> None:  # type: ignore[no-untyped-def]
+    rng = np.random.default_rng(1)
+    with backend.begin() as conn:
+        for i in range(400):
+            _decide(conn, ORIGIN + timedelta(days=28 * i / 400), segment="consumer",
+                    age=float(rng.integers(200, 3000)), rng=rng)
+        audited = [_decide(conn, ORIGIN + timedelta(days=28, hours=i), segment="consumer", age=900.0, rng=rng,
+                           route="review", reasons=("audit sample: would be auto-approved, sampled with propensity "
+                                                    "0.3000",)) for i in range(20)]
+        for n, (case_ref, decision_id) in enumerate(audited):
+            _inspected(conn, case_ref, decision_id, ORIGIN + timedelta(days=29), fraud=n < 1)
+    monitor = Monitor(backend, MonitorConfig(alpha=0.02, origin=ORIGIN, input_drift=False))
+    # One wrong would-be approval in twenty is no evidence against a 2 % target.
+    assert monitor.check_failsafe("default", ORIGIN + timedelta(days=29, hours=1)) == []
+    with backend.begin() as conn:
+        for n, (case_ref, decision_id) in enumerate(audited):
+            if 1 <= n < 5:
+                conn.execute(outcomes.insert().values(
+                    tenant="default", outcome_id=f"f-{decision_id}", case_ref=case_ref, decision_id=decision_id,
+                    kind="fraud", source="api", fraud_confirmed=True,
+                    occurred_at=ORIGIN + timedelta(days=29, hours=2), received_at=ORIGIN + timedelta(days=29, hours=2),
+                    out_of_order=False, request_sha256="z" * 64))
+    opened = monitor.check_failsafe("default", ORIGIN + timedelta(days=29, hours=3))
+    assert [(c.action, c.state.metric) for c in opened] == [("opened", "auto_approval_error")]
+    assert "p=" in opened[0].reason
