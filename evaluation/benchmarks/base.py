@@ -41,6 +41,7 @@ _MODULES: dict[str, str] = {
     "score-batch": "returns_triage.evaluation.benchmarks.score_batch",
     "load": "returns_triage.evaluation.benchmarks.load",
     "drift-scenario": "returns_triage.evaluation.benchmarks.drift_scenario",
+    "audit-verify": "returns_triage.evaluation.benchmarks.audit_verify",
 }
 _REGISTRY: dict[str, Callable[[bool], BenchResult]] = {}
 
