@@ -15,26 +15,30 @@ is evidence); the 3-way match over them, the models and the policy all run again
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, or_, select
 
 from returns_triage.errors import Conflict, ModelUnavailable, NotFound, TriageError
 from returns_triage.models.bundle import MANIFEST_NAME, load_manifest
+from returns_triage.serving.domain.failsafe import FailsafeBoard, FailsafeState
 from returns_triage.serving.domain.model import sha256_of
 from returns_triage.serving.domain.policy import DocumentPolicy
 from returns_triage.serving.domain.policy_document import PolicyDocument, load_policy_document
 from returns_triage.serving.service.models import LoadedModels
 from returns_triage.serving.service.scoring import ScoringService
 from returns_triage.serving.storage.audit_log import SqlAuditLog
+from returns_triage.serving.storage.monitoring import state_from_row
 from returns_triage.serving.storage.tables import (
     audit_entries,
     cases,
     decisions,
+    failsafe_states,
     outcomes,
     review_decisions,
     review_items,
@@ -204,6 +208,7 @@ def replay_decision(engine: Engine, decision_id: str, *, model_roots: Sequence[P
         raise ModelUnavailable(f"decision {decision_id} records no reason-model version")
     models, where = _load_models(model_roots, versions, digests)
     policy, what_if = _policy(engine, document, evidence, policy_file)
+    policy.failsafe = _recorded_failsafes(engine, tenant_, document)
     created_at = datetime.fromisoformat(document["created_at"])
     service = ScoringService(cast(Any, None), models, policy, documents=cast(Any, _RecordedDocuments(document)),
                              clock=lambda: created_at, new_id=lambda: decision_id)
@@ -217,6 +222,25 @@ def replay_decision(engine: Engine, decision_id: str, *, model_roots: Sequence[P
         recorded={k: document.get(k) for k in COMPARED_FIELDS},
         replayed={k: replayed.get(k) for k in COMPARED_FIELDS},
     )
+
+
+_FAILSAFE_CLAUSE = re.compile(r"fail-safe ([0-9a-f]{8}) \(")
+
+
+def _recorded_failsafes(engine: Engine, tenant: str, document: dict[str, Any]) -> FailsafeBoard:
+    """The fail-safe states the router applied to this decision, as they were then: the ones its reasons name
+    (a hold, or tightened gates it passed), reopened if they have cleared since. A decision that names none was
+    routed with none covering its segment, so the replay routes it with none."""
+    texts = [str(r) for r in document.get("reasons") or []] + [str(document.get("explanation") or "")]
+    prefixes = sorted({m.group(1) for t in texts for m in _FAILSAFE_CLAUSE.finditer(t)})
+    states: list[FailsafeState] = []
+    if prefixes:
+        with engine.connect() as conn:
+            rows = conn.execute(select(failsafe_states).where(
+                failsafe_states.c.tenant == tenant,
+                or_(*(failsafe_states.c.state_id.startswith(p, autoescape=True) for p in prefixes))))
+            states = [replace(state_from_row(row), cleared_at=None, cleared_reason=None) for row in rows]
+    return FailsafeBoard(lambda: states, refresh_seconds=float("inf"))
 
 
 def _normal(value: Any) -> Any:

@@ -24,7 +24,7 @@ from returns_triage.serving.storage.tables import (
 )
 from returns_triage.serving.storage.webhooks import enqueue_event
 
-__all__ = ["SqlMonitoringStore", "AlertRecord", "MONITORING_ALERT"]
+__all__ = ["SqlMonitoringStore", "AlertRecord", "MONITORING_ALERT", "state_from_row"]
 
 # The decisions table also holds disposition recommendations (kind "disposition"): monitoring judges returns.
 _RETURNS = decisions.c.kind == "return"
@@ -60,7 +60,8 @@ def _alert(row: Any) -> dict[str, Any]:
             "message": row.message, "created_at": _utc(row.created_at)}
 
 
-def _state(row: Any) -> FailsafeState:
+def state_from_row(row: Any) -> FailsafeState:
+    """A ``failsafe_states`` row as the router's state."""
     return FailsafeState(state_id=row.state_id, tenant=row.tenant, segment=row.segment, factor=row.factor,
                          metric=row.metric, value=row.value, target=row.target, reason=row.reason,
                          opened_at=_utc(row.opened_at), cleared_at=_utc(row.cleared_at),  # type: ignore[arg-type]
@@ -197,13 +198,13 @@ class SqlMonitoringStore:
         """Every tenant's open states (what the router's :class:`FailsafeBoard` loads)."""
         with self.engine.connect() as conn:
             rows = conn.execute(select(failsafe_states).where(failsafe_states.c.cleared_at.is_(None)))
-            return [_state(r) for r in rows]
+            return [state_from_row(r) for r in rows]
 
     def failsafe_history(self, tenant: str, *, limit: int = 100) -> list[FailsafeState]:
         with self.engine.connect() as conn:
             rows = conn.execute(select(failsafe_states).where(failsafe_states.c.tenant == tenant)
                                 .order_by(failsafe_states.c.opened_at.desc()).limit(limit))
-            return [_state(r) for r in rows]
+            return [state_from_row(r) for r in rows]
 
     def open_failsafe(self, tenant: str, *, segment: str, factor: float, metric: str, value: float, target: float,
                       reason: str, now: datetime) -> FailsafeState:
@@ -213,13 +214,13 @@ class SqlMonitoringStore:
                 failsafe_states.c.tenant == tenant, failsafe_states.c.segment == segment,
                 failsafe_states.c.cleared_at.is_(None))).first()
             if row is not None:
-                return _state(row)
+                return state_from_row(row)
             state_id = str(uuid.uuid4())
             conn.execute(failsafe_states.insert().values(
                 state_id=state_id, tenant=tenant, segment=segment, factor=factor, metric=metric, value=value,
                 target=target, reason=reason[:1000], opened_at=now))
             row = conn.execute(select(failsafe_states).where(failsafe_states.c.state_id == state_id)).one()
-            return _state(row)
+            return state_from_row(row)
 
     def clear_failsafe(self, state_id: str, *, reason: str, now: datetime) -> None:
         with self.engine.begin() as conn:

@@ -111,3 +111,23 @@ def test_cli_replay_exit_codes(client, backend, model_dir, score_body, tmp_path,
     monkeypatch.setenv("TRIAGE_MODEL_DIR", str(tmp_path / "nothing"))
     monkeypatch.setenv("TRIAGE_MODEL_STORE", str(tmp_path / "nothing"))
     assert main(["audit", "replay", doc["decision_id"]]) == 2
+
+
+def test_a_decision_held_by_a_fail_safe_replays_identically_after_it_cleared(client, backend, model_dir,
+                                                                             score_body) -> None:  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime
+
+    from returns_triage.serving.storage.monitoring import SqlMonitoringStore
+
+    store = SqlMonitoringStore(backend)
+    state = store.open_failsafe("default", segment="*", factor=0.0, metric="auto_approval_error_ipw", value=0.05,
+                                target=0.01, reason="test: error above target", now=datetime.now(UTC))
+    doc = _score(client, score_body, "replay-failsafe-1")
+    named = " ".join([*doc["reasons"], doc["explanation"]])
+    assert f"fail-safe {state.state_id[:8]}" in named and doc["route"] == "review", named
+    store.clear_failsafe(state.state_id, reason="test: back within target", now=datetime.now(UTC))
+
+    result = replay_decision(backend, doc["decision_id"], model_roots=[model_dir])
+    assert result.identical, result.differences
+    assert result.replayed["route"] == "review"
+
