@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
+
+from returns_triage.errors import RuleViolation
 
 __all__ = [
     "ReturnCase",
@@ -18,6 +20,7 @@ __all__ = [
     "ReviewItem",
     "canonical_json",
     "sha256_of",
+    "as_utc",
 ]
 
 RouteName = Literal["auto_approve", "review", "auto_decline"]
@@ -30,6 +33,17 @@ def canonical_json(obj: Any) -> bytes:
 
 def sha256_of(obj: Any) -> str:
     return hashlib.sha256(canonical_json(obj)).hexdigest()
+
+
+def as_utc(value: datetime, *, field: str | None = None) -> datetime:
+    """``value`` in UTC, a naive value taken as UTC. A well-formed time with no UTC equivalent (year 1 at +05:00,
+    year 9999 at −05:00) is refused naming ``field`` rather than overflowing into a server error."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as exc:
+        raise RuleViolation(f"{value.isoformat()} has no UTC equivalent", field=field) from exc
 
 
 @dataclass(frozen=True, slots=True)

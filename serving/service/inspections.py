@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from returns_triage.errors import IdempotencyConflict, InvalidInput, ModelUnavailable, RuleViolation
-from returns_triage.serving.domain.model import ReviewItem, sha256_of
+from returns_triage.serving.domain.model import ReviewItem, as_utc, sha256_of
 from returns_triage.serving.domain.supplier_claims import DefectPatternRule
 from returns_triage.serving.service.models import LoadedModels
 from returns_triage.serving.storage.inspections import CaseContext, DuplicateInspectionKey, SqlInspectionStore
@@ -34,15 +34,12 @@ class InspectionResult:
     replayed: bool
 
 
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
 
 def _parse_time(value: Any, field: str) -> datetime | None:
     if value is None or isinstance(value, datetime):
-        return None if value is None else _utc(value)
+        return None if value is None else as_utc(value, field=field)
     try:
-        return _utc(datetime.fromisoformat(str(value)))
+        return as_utc(datetime.fromisoformat(str(value)), field=field)
     except ValueError as exc:
         raise InvalidInput(f"{field} must be an ISO 8601 date-time", field=field) from exc
 

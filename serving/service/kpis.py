@@ -12,6 +12,7 @@ from typing import Any
 from returns_triage.errors import RuleViolation
 from returns_triage.serving.storage.kpi_rollups import DASHBOARD_JOBS, KpiRollup
 from returns_triage.serving.storage.kpis import AGING_BANDS, DIMENSIONS, KPI_NAMES, KpiRow, SqlKpiQueries
+from returns_triage.serving.domain.model import as_utc
 
 __all__ = ["KpiDefinition", "KPI_DEFINITIONS", "KpiService", "DIMENSIONS", "DEFAULT_WINDOW", "AGING_BANDS"]
 
@@ -58,9 +59,6 @@ KPI_DEFINITIONS: dict[str, KpiDefinition] = {d.name: d for d in (
 assert tuple(KPI_DEFINITIONS) == KPI_NAMES
 
 
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
 
 def _row(row: KpiRow, group_by: Sequence[str]) -> dict[str, Any]:
     out: dict[str, Any] = {"key": dict(zip(group_by, row.key, strict=True)), "value": row.value, "n": row.n}
@@ -92,9 +90,9 @@ class KpiService:
 
     def window(self, since: datetime | None, until: datetime | None) -> tuple[datetime, datetime]:
         """[since, until) in UTC; defaults: the 12 weeks up to now."""
-        end = _utc(until) if until is not None else self.clock()
+        end = as_utc(until, field="until") if until is not None else self.clock()
         try:
-            start = _utc(since) if since is not None else end - DEFAULT_WINDOW
+            start = as_utc(since, field="since") if since is not None else end - DEFAULT_WINDOW
         except OverflowError as exc:
             raise RuleViolation("until is too early for the default window; give since", field="until") from exc
         if start >= end:

@@ -9,7 +9,7 @@ from typing import Any
 
 from returns_triage.errors import InvalidInput, RuleViolation
 from returns_triage.serving.domain import review as rules
-from returns_triage.serving.domain.model import sha256_of
+from returns_triage.serving.domain.model import as_utc, sha256_of
 from returns_triage.serving.storage.review_queue import QueueItem, SqlOutcomeStore, SqlReviewQueue
 
 __all__ = ["ReviewService", "OutcomeService"]
@@ -21,9 +21,6 @@ _FUTURE_TOLERANCE = timedelta(minutes=5)
 def _now() -> datetime:
     return datetime.now(UTC)
 
-
-def _as_utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class ReviewService:
@@ -107,7 +104,7 @@ class OutcomeService:
         """(stored outcome, replayed). ``request`` is the body as sent: its hash decides what a replay is.
         ``actor`` (the caller) is who the outcome's audit entry names."""
         now = self.clock()
-        outcome = replace(outcome, occurred_at=_as_utc(outcome.occurred_at))
+        outcome = replace(outcome, occurred_at=as_utc(outcome.occurred_at, field="occurred_at"))
         if outcome.kind not in rules.EXTERNAL_OUTCOME_KINDS:
             raise InvalidInput(f"kind must be one of {', '.join(rules.EXTERNAL_OUTCOME_KINDS)}", field="kind")
         problems = rules.outcome_problems(outcome)

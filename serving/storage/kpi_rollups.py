@@ -54,6 +54,7 @@ from sqlalchemy import (
 from sqlalchemy.sql.elements import ColumnElement
 
 from returns_triage.serving.storage.kpis import AGING_BANDS, KpiRow, SqlKpiQueries
+from returns_triage.serving.domain.model import as_utc
 from returns_triage.serving.storage.tables import (
     cases,
     decisions,
@@ -83,9 +84,6 @@ _AGE_MARGIN = timedelta(seconds=1)
 _c, _d, _r, _rd, _i, _o, _k, _s = (cases.c, decisions.c, review_items.c, review_decisions.c, inspections.c,
                                    outcomes.c, kpi_daily.c, kpi_stale_days.c)
 
-
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _midnight(day: str) -> datetime:
@@ -261,7 +259,7 @@ class KpiRollup:
 
     def dashboard(self, tenant: str, since: datetime, until: datetime) -> dict[Job, list[KpiRow]]:
         """The rows of every ``DASHBOARD_JOBS`` entry over [since, until), ages and SLAs at ``until``."""
-        since, until = _utc(since), _utc(until)
+        since, until = as_utc(since), as_utc(until)
         first = datetime.combine(since.date(), time(), UTC)
         first = first if first == since else first + _DAY
         end = datetime.combine(until.date(), time(), UTC)
@@ -345,7 +343,7 @@ class KpiRollup:
         wait: dict[tuple[str | None, ...], list[float]] = {}
         breach: dict[tuple[str | None, ...], list[int]] = {}
         unsure_breach = {r.day for r in by_fact.get("review", [])
-                         if r.count_2 and _utc(r.first_at) < now <= _utc(r.last_at)}
+                         if r.count_2 and as_utc(r.first_at) < now <= as_utc(r.last_at)}
         for r in by_fact.get("review_reason", []):
             volume[(r.reason_code, _week(r.day))] = volume.get((r.reason_code, _week(r.day)), 0) + r.n
         for r in by_fact.get("review", []):
@@ -354,7 +352,7 @@ class KpiRollup:
                 acc[0] += r.count_2 * (clock - _midnight(r.day)).total_seconds() / 3600.0 - r.hours_1
                 acc[1] += r.count_2
             if r.day not in unsure_breach:
-                late = r.count_1 + (r.count_2 if r.count_2 and _utc(r.last_at) < now else 0)
+                late = r.count_1 + (r.count_2 if r.count_2 and as_utc(r.last_at) < now else 0)
                 acc_b = breach.setdefault((r.facility,), [0, 0])
                 acc_b[0] += late
                 acc_b[1] += r.n
@@ -368,7 +366,7 @@ class KpiRollup:
         aging: dict[tuple[str | None, ...], dict[str, int]] = {}
         days = {r.day for r in by_fact.get("case", [])}
         for r in by_fact.get("case", []):
-            if r.last_at is not None and _utc(r.last_at) > now:
+            if r.last_at is not None and as_utc(r.last_at) > now:
                 unsure_age.add(r.day)
         for day in sorted(days - unsure_age):
             start = _midnight(day)

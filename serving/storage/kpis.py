@@ -30,6 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.elements import ColumnElement
 
+from returns_triage.serving.domain.model import as_utc
 from returns_triage.serving.storage.tables import (
     cases,
     decisions,
@@ -63,9 +64,6 @@ class KpiRow:
     bands: dict[str, int] | None = None
 
 
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
 
 class SqlKpiQueries:
     """``compute(kpi, tenant, since, until, group_by)`` → rows. ``until`` is also "now" for ages and SLA."""
@@ -89,7 +87,7 @@ class SqlKpiQueries:
 
     @staticmethod
     def _at(value: datetime) -> Any:
-        return literal(_utc(value), DateTime(timezone=True))
+        return literal(as_utc(value), DateTime(timezone=True))
 
     # -- populations ------------------------------------------------------------------------------------------
 

@@ -119,6 +119,10 @@ def test_outcomes_are_idempotent_by_outcome_id(review_client, backend) -> None: 
     invalid = review_client.post("/v1/outcomes", json={"outcome_id": "c", "case_id": "RMA-0", "kind": "credit",
                                                        "occurred_at": "2026-11-25T10:00:00Z"})
     assert invalid.status_code == 422 and invalid.json()["errors"][0]["field"] == "amount"
+    # Well-formed, but before year 1 in UTC: refused naming the field, not an overflow into a 500.
+    ancient = review_client.post("/v1/outcomes", json={**OUTCOME, "outcome_id": "y",
+                                                       "occurred_at": "0001-01-01T00:00:00+05:00"})
+    assert ancient.status_code == 422 and ancient.json()["errors"][0]["field"] == "occurred_at", ancient.text
 
 
 def test_a_late_outcome_is_kept_but_not_current(review_client, backend) -> None:  # type: ignore[no-untyped-def]
