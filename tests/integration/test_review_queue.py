@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -206,6 +207,7 @@ def test_concurrent_claimers_take_each_item_exactly_once(backend) -> None:  # ty
                 return
             with lock:
                 claims.append((item.item_id, item.fencing_token, reviewer))
+            time.sleep(0.002)  # reading the case: a reviewer does not decide within microseconds of claiming
             queue.decide("default", item.item_id, _approve(reviewer), token=item.fencing_token,
                          now=datetime.now(UTC))
 
