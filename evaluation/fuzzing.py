@@ -3,7 +3,7 @@
 Each operation gets ``max_examples`` schema-conforming examples and as many schema-violating ones; every response
 goes through all of Schemathesis's checks (server errors, status codes, content types, headers and bodies against
 the document, acceptance of valid and rejection of invalid data, authentication really enforced, ...). Failures are
-collected, not raised, so one run reports them all; the pytest test and ``triage bench idempotency`` share this.
+collected, not raised, so one run reports them all; the CI test and ``triage bench fuzz`` (a longer run) share it.
 """
 
 from __future__ import annotations

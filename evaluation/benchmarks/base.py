@@ -42,6 +42,7 @@ _MODULES: dict[str, str] = {
     "load": "returns_triage.evaluation.benchmarks.load",
     "drift-scenario": "returns_triage.evaluation.benchmarks.drift_scenario",
     "audit-verify": "returns_triage.evaluation.benchmarks.audit_verify",
+    "fuzz": "returns_triage.evaluation.benchmarks.fuzz",
 }
 _REGISTRY: dict[str, Callable[[bool], BenchResult]] = {}
 
