@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-__all__ = ["FuzzReport", "fuzz_api"]
+__all__ = ["FuzzReport", "fuzz_api", "fuzz_fresh_app"]
 
 
 @dataclass(slots=True)
@@ -102,3 +103,25 @@ def fuzz_api(app: Any, headers: Mapping[str, str], *, max_examples: int = 100, s
                 # Nothing to make invalid (no parameters, no body): that mode has no examples for this operation.
                 pass
     return report
+
+
+def fuzz_fresh_app(home: Path, model_dir: Path, *, max_examples: int) -> FuzzReport:
+    """``fuzz_api`` over the real app on a fresh SQLite database under ``home``, serving the bundles in
+    ``model_dir``, as an admin with no rate limit (the CI test and ``triage bench fuzz``)."""
+    from returns_triage.serving.api import create_app
+    from returns_triage.serving.service.api_keys import ApiKeyService
+    from returns_triage.serving.storage import make_engine, upgrade
+    from returns_triage.serving.storage.api_keys import SqlApiKeyStore
+    from returns_triage.settings import Settings
+
+    settings = Settings.from_env({"TRIAGE_HOME": str(home), "TRIAGE_MODEL_DIR": str(model_dir),
+                                  "TRIAGE_RATE_LIMITS": "admin=0"})
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    token, _ = ApiKeyService(SqlApiKeyStore(engine)).create("admin")
+    # Its own models and engine: the ASGI lifespan Schemathesis starts ends only with the process.
+    app = create_app(settings, engine=engine)
+    try:
+        return fuzz_api(app, {"Authorization": f"Bearer {token}"}, max_examples=max_examples)
+    finally:
+        engine.dispose()

@@ -19,11 +19,7 @@ EXAMPLES, EXAMPLES_QUICK = 400, 100
 def run(quick: bool) -> BenchResult:
     import json
 
-    from returns_triage.evaluation.fuzzing import fuzz_api
-    from returns_triage.serving.api import create_app
-    from returns_triage.serving.service.api_keys import ApiKeyService
-    from returns_triage.serving.storage import make_engine, upgrade
-    from returns_triage.serving.storage.api_keys import SqlApiKeyStore
+    from returns_triage.evaluation.fuzzing import fuzz_fresh_app
     from returns_triage.settings import Settings
 
     examples = EXAMPLES_QUICK if quick else EXAMPLES
@@ -31,15 +27,9 @@ def run(quick: bool) -> BenchResult:
     home = (out / "run").resolve()
     shutil.rmtree(home, ignore_errors=True)
     home.mkdir(parents=True)
-    served = Settings.from_env().model_dir  # the served bundles (`triage train default`), not the scratch home's
-    settings = Settings.from_env({"TRIAGE_HOME": str(home), "TRIAGE_MODEL_DIR": str(served),
-                                  "TRIAGE_RATE_LIMITS": "admin=0"})
-    engine = make_engine(settings.database_url)
-    upgrade(engine)
-    token, _ = ApiKeyService(SqlApiKeyStore(engine)).create("admin")
-    app = create_app(settings, engine=engine)
     started = time.perf_counter()
-    report = fuzz_api(app, {"Authorization": f"Bearer {token}"}, max_examples=examples)
+    # The served bundles (`triage train default`), not the scratch home's.
+    report = fuzz_fresh_app(home, Settings.from_env().model_dir, max_examples=examples)
     summary = report.to_dict()
     metrics: dict[str, Any] = {
         "max_examples_per_operation": examples,
@@ -56,7 +46,6 @@ def run(quick: bool) -> BenchResult:
     }
     detail = out / ("failures-quick.json" if quick else "failures.json")
     detail.write_text(json.dumps(summary["first_failures"], indent=1))
-    engine.dispose()
     targets = [Target("failures", "==", 0), Target("server_errors", "==", 0),
                Target("min_examples_per_operation", ">=", examples)]
     return BenchResult("fuzz", metrics, targets, [str(detail)])

@@ -11,22 +11,9 @@ pytestmark = pytest.mark.slow
 
 
 def test_schemathesis_finds_nothing(tmp_path: Path, model_dir: Path) -> None:
-    from returns_triage.evaluation.fuzzing import fuzz_api
-    from returns_triage.serving.api import create_app
-    from returns_triage.serving.service.api_keys import ApiKeyService
-    from returns_triage.serving.storage import make_engine, upgrade
-    from returns_triage.serving.storage.api_keys import SqlApiKeyStore
-    from returns_triage.settings import Settings
+    from returns_triage.evaluation.fuzzing import fuzz_fresh_app
 
-    settings = Settings.from_env({"TRIAGE_HOME": str(tmp_path), "TRIAGE_MODEL_DIR": str(model_dir),
-                                  "TRIAGE_RATE_LIMITS": "admin=0"})
-    engine = make_engine(settings.database_url)
-    upgrade(engine)
-    token, _ = ApiKeyService(SqlApiKeyStore(engine)).create("admin")
-    # Its own models and engine: the ASGI lifespan Schemathesis starts ends only with the process.
-    app = create_app(settings, engine=engine)
-
-    report = fuzz_api(app, {"Authorization": f"Bearer {token}"}, max_examples=100)
+    report = fuzz_fresh_app(tmp_path, model_dir, max_examples=100)
 
     summary = sorted({(f["operation"], f["mode"], f["status"], f["failure"][:300]) for f in report.failures})
     assert report.failures == [], "\n".join(map(str, summary[:40]))
