@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from returns_triage.models.bundle import Manifest, load_manifest, onnx_session
 from returns_triage.models.reason.cascade import CASCADE_FILE, CascadeStage
 from returns_triage.models.reason.encoder import OnnxTextEncoder
 
-__all__ = ["ReasonPrediction", "ReasonModel", "BUNDLE_NAME"]
+__all__ = ["ReasonPrediction", "ReasonModel", "BUNDLE_NAME", "complete_deferred"]
 
 BUNDLE_NAME = "reason"
 
@@ -115,15 +116,8 @@ class ReasonModel:
     def predict(self, texts: list[str], batch_size: int = 64) -> list[ReasonPrediction]:
         """One prediction per text, in order. With the cascade on, the first stage answers the texts it is sure
         of (``stage="first_stage"``, never abstaining) and only the others pay for the encoder."""
-        answered = self.first_stage(texts)
-        deferred = [i for i, p in enumerate(answered) if p is None]
-        if len(deferred) == len(texts):
-            return self.predict_encoder(texts, batch_size=batch_size)
-        if deferred:
-            encoded = self.predict_encoder([texts[i] for i in deferred], batch_size=batch_size)
-            for i, prediction in zip(deferred, encoded, strict=True):
-                answered[i] = prediction
-        return answered  # type: ignore[return-value]
+        return complete_deferred(texts, self.first_stage(texts),
+                                 lambda rest: self.predict_encoder(rest, batch_size=batch_size))
 
     def first_stage(self, texts: list[str]) -> list[ReasonPrediction | None]:
         """The cheap first stage's answers, ``None`` where it defers to the encoder (everywhere when the cascade
@@ -165,6 +159,18 @@ class ReasonModel:
             top=tuple((str(self.labels[i]), float(proba[i])) for i in top_idx),
             stage=stage,
         )
+
+
+def complete_deferred(texts: list[str], answered: list[ReasonPrediction | None],
+                      encode: Callable[[list[str]], list[ReasonPrediction]]) -> list[ReasonPrediction]:
+    """``answered`` (the first stage's predictions, None where it deferred) with the deferred texts filled in, in
+    order, by one ``encode`` call over them; no call when nothing was deferred."""
+    deferred = [i for i, p in enumerate(answered) if p is None]
+    out = list(answered)
+    if deferred:
+        for i, prediction in zip(deferred, encode([texts[i] for i in deferred]), strict=True):
+            out[i] = prediction
+    return out  # type: ignore[return-value]
 
 
 def length_groups(lengths: list[int], max_size: int, slack: float = 1.25) -> list[np.ndarray]:

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 from returns_triage.errors import ModelUnavailable
 from returns_triage.models.reason import ReasonPrediction
+from returns_triage.models.reason.runtime import complete_deferred
 from returns_triage.serving.service.models import ReasonScorer
 
 __all__ = ["MicroBatchingReasonScorer", "BatchingStats"]
@@ -103,17 +104,14 @@ class MicroBatchingReasonScorer:
         answered = self._first_stage(list(texts)) if self._first_stage is not None else None
         if answered is None:
             return self._queue(list(texts), batch_size, 0)
-        deferred = [i for i, p in enumerate(answered) if p is None]
-        if not deferred:
+        if all(p is not None for p in answered):
             with self._cond:
                 self.stats.calls += 1
                 self.stats.texts += len(texts)
                 self.stats.first_stage_texts += len(texts)
             return answered  # type: ignore[return-value]
-        encoded = self._queue([texts[i] for i in deferred], batch_size, len(texts) - len(deferred))
-        for i, prediction in zip(deferred, encoded, strict=True):
-            answered[i] = prediction
-        return answered  # type: ignore[return-value]
+        return complete_deferred(list(texts), answered,
+                                 lambda rest: self._queue(rest, batch_size, len(texts) - len(rest)))
 
     def _queue(self, texts: list[str], batch_size: int, answered: int) -> list[ReasonPrediction]:
         """Run ``texts`` in the next encoder batch; ``answered`` more texts of the call needed no encoder."""
