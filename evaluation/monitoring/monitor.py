@@ -169,10 +169,7 @@ class Monitor:
 
     def _served_models(self, tenant: str, as_of: datetime) -> tuple[str | None, str | None]:
         """The reason and fraud model versions of the tenant's latest decision: the models serving now."""
-        rows = self.store.decision_rows(tenant, as_of - timedelta(days=self.config.window_days), as_of)
-        if not rows:
-            return None, None
-        versions = rows[-1].get("model_versions") or {}
+        versions = self.store.latest_model_versions(tenant, as_of - timedelta(days=self.config.window_days), as_of)
         return (str(versions.get("reason") or "") or None), (str(versions.get("fraud") or "") or None)
 
     def run(self, tenant: str, as_of: datetime | None = None) -> MonitorRun:

@@ -84,6 +84,15 @@ class SqlMonitoringStore:
                                   .where(decisions.c.tenant == tenant, _RETURNS)).one()
         return _utc(lo), _utc(hi)
 
+    def latest_model_versions(self, tenant: str, start: datetime, end: datetime) -> dict[str, Any]:
+        """The model versions of the tenant's last return decision in [start, end) (empty when there is none)."""
+        q = (select(decisions.c.model_versions)
+             .where(decisions.c.tenant == tenant, _RETURNS, decisions.c.created_at >= start,
+                    decisions.c.created_at < end)
+             .order_by(decisions.c.created_at.desc()).limit(1))
+        with self.engine.connect() as conn:
+            return dict(conn.execute(q).scalar() or {})
+
     def decision_rows(self, tenant: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
         """Return decisions made in [start, end), with their case's segment, channel, facility and request
         (disposition recommendations share the table and are not monitored here)."""
