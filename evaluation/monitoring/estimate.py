@@ -2,10 +2,15 @@
 
 ``fit`` recalibrates the served probabilities on a labelled reference period (isotonic: reason confidence →
 P(reason right), risk → P(fraud)); ``calculate`` averages the calibrated probabilities over a window: expected
-reason accuracy over every decision, and expected error over the auto-approvals, where an approval is wrong when
-the reason is wrong or the return is fraudulent. The estimate is only as good as the calibration under the
-current data: it cannot see a kind of fraud the risk model has never seen, which is why realised performance from
-audit samples is monitored next to it.
+reason accuracy over the window's legitimate returns, and expected error over the auto-approvals, where an approval
+is wrong when the reason is wrong or the return is fraudulent.
+
+Reason accuracy is measured against confirmed reasons, and only a legitimate return gets one (a fraud finding
+confirms no reason), so the estimate weighs each decision by its recalibrated chance of being legitimate,
+1 − P(fraud): the same population the realised accuracy will be counted on, not every decision.
+
+The estimate is only as good as the calibration under the current data: it cannot see a kind of fraud the risk
+model has never seen, which is why realised performance from audit samples is monitored next to it.
 """
 
 from __future__ import annotations
@@ -76,9 +81,11 @@ class ConfidenceBasedEstimator:
         right = self.p_reason_right(frame)
         # Would-be approvals: actual ones plus audit samples and fail-safe holds (all passed the normal gates).
         approved = ((frame["route"] == "auto_approve") | frame["audit_propensity"].notna()).to_numpy()
-        p_err = 1.0 - right * (1.0 - self.p_fraud(frame))
+        legit = 1.0 - self.p_fraud(frame)
+        p_err = 1.0 - right * legit
         return EstimateResult(
-            decisions=n, estimated_reason_accuracy=float(right.mean()),
+            decisions=n, estimated_reason_accuracy=float(np.average(right, weights=legit)) if legit.sum() > 0
+            else float(right.mean()),
             estimated_auto_approval_error=float(p_err[approved].mean()) if approved.any() else None,
             approvals=int(approved.sum()), calibrated_on=self.calibrated_on_,
         )

@@ -17,7 +17,8 @@ NUMERIC_FEATURES = ["refund_amount", "unit_price", "account_age_days", "returns_
                     "text_length"]
 CATEGORICAL_FEATURES = ["channel", "facility", "category", "claimed_condition"]
 FRAME_COLUMNS = ["decision_id", "case_ref", "created_at", "segment", *CATEGORICAL_FEATURES, *NUMERIC_FEATURES,
-                 "reason_text", "route", "reason_code", "reason_confidence", "risk_score", "model_version",
+                 "reason_text", "route", "reason_code", "reason_confidence", "reason_abstain", "risk_score",
+                 "model_version",
                  "reason_model_version", "audit_propensity", "failsafe_held", "labelled", "label_fraud", "label_reason",
                  "error"]
 
@@ -67,6 +68,7 @@ def window_frame(rows: list[dict[str, Any]], labels: dict[str, dict[str, Any]]) 
             "prior_fraud_flags": _number(customer.get("prior_fraud_flags")), "text_length": float(len(text)),
             "reason_text": text, "route": r["route"], "reason_code": r["reason_code"],
             "reason_confidence": float(r["reason_confidence"]),
+            "reason_abstain": bool((doc.get("reason") or {}).get("abstain", False)),
             "risk_score": _number(r["risk_score"]),
             "model_version": str((r.get("model_versions") or {}).get("fraud", "")),
             "reason_model_version": str((r.get("model_versions") or {}).get("reason", "")),

@@ -12,6 +12,16 @@ recalibrated estimate far enough above the target, or recent traffic significant
 models were vetted on while the labels cannot yet vouch for it — the last reacts within hours of a shift, the
 others once outcomes arrive. It clears when the labelled would-be approvals of the models serving now, since it
 opened, put the error's upper bound within the target (evidence.py).
+
+Beside the segments, each predicted reason code is a scope of its own (``reason=CODE``, every segment): a code
+whose confirmed reasons, over the last ``reason_slice_days`` of the reason model serving now and among the returns
+it was given as confidently as the router approves it, make a reason error within the target implausible (the same
+one-sided test, Bonferroni-corrected over the codes tested) is held while the other codes keep flowing — a text the
+model reads confidently and wrongly is invisible to any confidence-based estimate, and one such code can push a
+segment over the target on its own. A confirmed
+reason arrives with the inspection of the goods whatever the route, so it is not selected by the error (a fraud
+finding can be, which is why the auto-approval error itself counts audit samples only). The scope clears like a
+segment's, on its labelled holds since it opened.
 """
 
 from __future__ import annotations
@@ -35,13 +45,14 @@ from returns_triage.evaluation.monitoring.evidence import ErrorEvidence, Novelty
 from returns_triage.evaluation.monitoring.frames import window_frame
 from returns_triage.evaluation.monitoring.performance import RealisedPerformanceCalculator
 from returns_triage.evaluation.monitoring.prediction_drift import PredictionDriftCalculator
-from returns_triage.serving.domain.failsafe import FailsafeState
+from returns_triage.serving.domain.failsafe import FailsafeState, reason_scope
 from returns_triage.serving.storage.monitoring import SqlMonitoringStore
 
 __all__ = ["Monitor", "MonitorConfig", "MonitorRun", "FailsafeChange"]
 
 log = logging.getLogger("returns_triage.monitor")
 ALL = "*"
+_SCOPE_CHARS = 32  # failsafe_states.segment
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +73,9 @@ class MonitorConfig:
     novelty_days: float = 2.0  # recent traffic whose novelty may open a fail-safe before labels arrive
     novelty_level: float = 1e-4  # one-sided significance of that novelty (checked many times a day)
     calibration_days: float = 56.0  # labelled history the estimate is recalibrated on, before the windows judged
+    reason_slices: bool = True  # hold one predicted reason code whose confirmed reasons show it wrong too often
+    reason_slice_days: float = 91.0  # labelled history of the served reason model each code is judged on
+    reason_slice_check_days: float = 1.0  # how often the code scopes are judged between rounds (they read months)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +144,7 @@ class Monitor:
         self.embed = embed
         self._contexts: dict[str, _Context] = {}
         self._drift: dict[str, tuple[datetime, Any]] = {}  # tenant → (reference end, fitted input drift)
+        self._reason_checked: dict[str, datetime] = {}  # tenant → when its reason-code scopes were last judged
 
     def run_all(self, as_of: datetime | None = None) -> list[MonitorRun]:
         return [self.run(t, as_of) for t in self.store.tenants()]
@@ -244,7 +259,7 @@ class Monitor:
                 run.windows.append({"window_id": window_id, "segment": segment, "window_start": start,
                                     "window_end": end, "metrics": metrics,
                                     "alerts": [_clean(_alert_dict(a)) for a in alerts]})
-        run.failsafe.extend(self._failsafe(tenant, as_of, context))
+        run.failsafe.extend(self._failsafe(tenant, as_of, context, reason_scopes=True))
         return run
 
     # --- the fail-safe -----------------------------------------------------------------------------------
@@ -273,13 +288,24 @@ class Monitor:
             context.novelty[key] = found
         return found
 
-    def _failsafe(self, tenant: str, as_of: datetime, context: _Context) -> list[FailsafeChange]:
+    def _failsafe(self, tenant: str, as_of: datetime, context: _Context,
+                  reason_scopes: bool = False) -> list[FailsafeChange]:
         cfg = self.config
         since = as_of - timedelta(days=cfg.failsafe_days)
         frame = self._frame(tenant, since, as_of, as_of)
-        open_states = {s.segment: s for s in self.store.open_failsafes() if s.tenant == tenant}
+        every = {s.segment: s for s in self.store.open_failsafes() if s.tenant == tenant}
+        open_states = {k: s for k, s in every.items() if s.reason_code is None}
         history = self.store.failsafe_history(tenant)
         changes: list[FailsafeChange] = []
+        last = self._reason_checked.get(tenant)
+        if cfg.reason_slices and (reason_scopes or last is None
+                                  or as_of - last >= timedelta(days=cfg.reason_slice_check_days)):
+            self._reason_checked[tenant] = as_of
+            changes.extend(self._reason_failsafe(tenant, as_of, {s.reason_code: s for s in every.values()
+                                                                 if s.reason_code is not None}))
+        # A code held in every segment is approved in none: its holds are judged by its own scope, not the segment's.
+        held_codes = {s.reason_code for s in self.store.open_failsafes() if s.tenant == tenant and s.reason_code}
+        frame = frame[~frame["reason_code"].isin(held_codes)]
         for segment in sorted(set(frame["segment"]) | set(open_states) - {ALL}):
             part = frame[frame["segment"] == segment]
             state = open_states.get(segment)
@@ -293,14 +319,68 @@ class Monitor:
                     log.warning("fail-safe opened for tenant %s segment %s: %s", tenant, segment, why)
                     changes.append(FailsafeChange("opened", opened, why))
                 continue
-            why = self._cleared(tenant, segment, state, as_of)
+            why = self._cleared(tenant, segment, state, as_of, held_codes)
             if why is not None:
                 self.store.clear_failsafe(state.state_id, reason=why, now=as_of)
                 log.warning("fail-safe cleared for tenant %s segment %s: %s", tenant, segment, why)
                 changes.append(FailsafeChange("cleared", replace(state, cleared_at=as_of, cleared_reason=why), why))
         return changes
 
-    def _cleared(self, tenant: str, segment: str, state: FailsafeState, as_of: datetime) -> str | None:
+    def _reason_failsafe(self, tenant: str, as_of: datetime,
+                         open_codes: dict[str | None, FailsafeState]) -> list[FailsafeChange]:
+        """Open or clear the reason-code scopes (see the module docstring)."""
+        cfg = self.config
+        frame = self._frame(tenant, as_of - timedelta(days=cfg.reason_slice_days), as_of, as_of)
+        changes: list[FailsafeChange] = []
+        if frame.empty:
+            return changes
+        served = frame["reason_model_version"].iloc[-1]
+        frame = frame[frame["reason_model_version"] == served]
+        # The confidence from which the router approves each code: the lowest of its would-be approvals. Every
+        # decision the model gave that code at least as confidently (and did not abstain on) speaks for it,
+        # whatever the fraud risk did with the case: the text, not the route, decides whether the reason is right.
+        would = frame[(frame["route"] == "auto_approve") | frame["audit_propensity"].notna()]
+        floors = would.groupby("reason_code")["reason_confidence"].min()
+        confident = frame[frame["label_reason"].notna() & ~frame["reason_abstain"].astype(bool)
+                          & (frame["reason_confidence"] >= frame["reason_code"].map(floors).fillna(np.inf))]
+        wrong = (confident["label_reason"] != confident["reason_code"]).to_numpy(float)
+        codes = confident["reason_code"].to_numpy()
+        # A scope is stored in the fail-safe's 32-character segment column; a longer code cannot be held alone.
+        tested = sorted(c for c in set(codes) - set(open_codes) if len(reason_scope(str(c))) <= _SCOPE_CHARS)
+        level = cfg.open_level / max(len(tested), 1)
+        for code in tested:
+            m = codes == code
+            evidence = ErrorEvidence(float(wrong[m].mean()), float(m.sum()), float(wrong[m].sum()), int(m.sum()))
+            p = exceeds_target(evidence, cfg.alpha)
+            if p >= level:
+                continue
+            why = (f"reason {code}: {int(evidence.errors)} of {evidence.labelled} confirmed reasons of returns the "
+                   f"model gave it with p ≥ {floors[code]:.2f} (where it is auto-approved) in the last "
+                   f"{cfg.reason_slice_days:g} days were another reason ({evidence.rate:.1%}), above the target "
+                   f"{cfg.alpha:.1%} (one-sided p={p:.1g}, {len(tested)} codes tested)")
+            opened = self.store.open_failsafe(tenant, segment=reason_scope(str(code)), factor=cfg.failsafe_factor,
+                                              metric="reason_error", value=float(evidence.rate or 0.0),
+                                              target=cfg.alpha, reason=why, now=as_of)
+            log.warning("fail-safe opened for tenant %s %s: %s", tenant, opened.segment, why)
+            changes.append(FailsafeChange("opened", opened, why))
+        for code, state in open_codes.items():
+            held = frame[(frame["created_at"] >= state.opened_at) & (frame["reason_code"] == code)
+                         & frame["audit_propensity"].notna() & frame["label_reason"].notna()]
+            k, n = float((held["label_reason"] != code).sum()), float(len(held))
+            evidence = ErrorEvidence(k / n if n else None, n, k, int(n))
+            bound = error_upper_bound(evidence, cfg.clear_confidence)
+            if n < cfg.min_audit_labels or bound > cfg.alpha:
+                continue
+            why = (f"reason {code}: {int(k)} of {int(n)} labelled holds since {state.opened_at:%Y-%m-%d} had another "
+                   f"reason confirmed; the {cfg.clear_confidence:.0%} upper bound {bound:.1%} is within the target "
+                   f"{cfg.alpha:.1%} (reason model {served})")
+            self.store.clear_failsafe(state.state_id, reason=why, now=as_of)
+            log.warning("fail-safe cleared for tenant %s %s: %s", tenant, state.segment, why)
+            changes.append(FailsafeChange("cleared", replace(state, cleared_at=as_of, cleared_reason=why), why))
+        return changes
+
+    def _cleared(self, tenant: str, segment: str, state: FailsafeState, as_of: datetime,
+                 held_codes: set[str] | frozenset[str] = frozenset()) -> str | None:
         """Why the state may clear, or None. Only evidence gathered since it opened counts, and only decisions
         of the models serving now: their labelled would-be approvals (audit samples, and the holds, which are
         every would-be approval while the state is open) must put the error's upper bound within the target.
@@ -308,7 +388,7 @@ class Monitor:
         cfg = self.config
         since = max(state.opened_at, as_of - timedelta(days=4 * cfg.failsafe_days))
         after = self._frame(tenant, since, as_of, as_of)
-        after = after[after["segment"] == segment]
+        after = after[(after["segment"] == segment) & ~after["reason_code"].isin(held_codes)]
         if after.empty:
             return None
         served = after["model_version"].iloc[-1], after["reason_model_version"].iloc[-1]

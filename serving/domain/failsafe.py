@@ -6,6 +6,10 @@ a small cache (:class:`FailsafeBoard`), so the scoring path costs one dictionary
 ``refresh_seconds``. ``factor`` is the share of the normal auto-approval room kept: the minimum reason confidence
 moves towards 1 and the maximum fraud risk towards 0 by that factor; ``0`` sends every would-be auto-approval of the
 segment to a person. Standard library only.
+
+A state's ``segment`` is its scope: a segment name, ``"*"`` for every segment, or ``"reason=CODE"`` for the
+returns the reason model gives one code, in every segment (:func:`reason_scope`): the monitor holds a code whose
+confirmed reasons show the model wrong on it more often than the target allows, while other codes keep flowing.
 """
 
 from __future__ import annotations
@@ -17,9 +21,15 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-__all__ = ["ALL_SEGMENTS", "FailsafeState", "FailsafeBoard", "tightened_gates"]
+__all__ = ["ALL_SEGMENTS", "REASON_SCOPE", "FailsafeState", "FailsafeBoard", "reason_scope", "tightened_gates"]
 
 ALL_SEGMENTS = "*"
+REASON_SCOPE = "reason="  # prefix of a scope that holds one predicted reason code in every segment
+
+
+def reason_scope(code: str) -> str:
+    """The scope of a state that holds the returns predicted as ``code``."""
+    return f"{REASON_SCOPE}{code}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +38,7 @@ class FailsafeState:
 
     state_id: str
     tenant: str
-    segment: str  # a segment name, or "*" for all segments
+    segment: str  # the scope: a segment name, "*" for all segments, or "reason=CODE" (see reason_scope)
     factor: float  # in [0, 1): share of the normal auto-approval room kept
     metric: str  # what crossed the target, e.g. "auto_approval_error_ipw"
     value: float
@@ -42,12 +52,22 @@ class FailsafeState:
     def active(self) -> bool:
         return self.cleared_at is None
 
-    def applies_to(self, segment: str) -> bool:
+    @property
+    def reason_code(self) -> str | None:
+        """The reason code a reason-scoped state holds, else None."""
+        return self.segment[len(REASON_SCOPE):] if self.segment.startswith(REASON_SCOPE) else None
+
+    def applies_to(self, segment: str, reason_code: str | None = None) -> bool:
+        held = self.reason_code
+        if held is not None:
+            return reason_code is not None and held == reason_code
         return self.segment in (ALL_SEGMENTS, segment)
 
     def clause(self) -> str:
         """How a decision names this state in its explanation."""
-        scope = "all segments" if self.segment == ALL_SEGMENTS else f"segment {self.segment}"
+        held = self.reason_code
+        scope = ("all segments" if self.segment == ALL_SEGMENTS
+                 else f"reason {held}, all segments" if held is not None else f"segment {self.segment}")
         action = ("every would-be auto-approval goes to a person" if self.factor <= 0.0
                   else f"gates tightened to {self.factor:.0%} of their room")
         return (f"fail-safe {self.state_id[:8]} ({scope}, since {self.opened_at:%Y-%m-%d %H:%M}): {self.reason}; "
@@ -92,8 +112,9 @@ class FailsafeBoard:
             self._states = states
             self._loaded_at = self._clock()
 
-    def for_case(self, tenant: str, segment: str) -> FailsafeState | None:
-        """The most restrictive open state covering this tenant and segment, if any."""
+    def for_case(self, tenant: str, segment: str, reason_code: str | None = None) -> FailsafeState | None:
+        """The most restrictive open state covering this tenant and segment (or the case's predicted
+        ``reason_code``), if any."""
         now = self._clock()
         if self._loaded_at is None or now - self._loaded_at >= self.refresh_seconds:
             try:
@@ -101,5 +122,5 @@ class FailsafeBoard:
             except Exception:  # noqa: BLE001 - keep routing on the last known states
                 if self._loaded_at is None:
                     raise
-        matching = [s for s in self._states.get(tenant, ()) if s.applies_to(segment)]
+        matching = [s for s in self._states.get(tenant, ()) if s.applies_to(segment, reason_code)]
         return min(matching, key=lambda s: (s.factor, s.opened_at)) if matching else None

@@ -147,7 +147,8 @@ class DocumentPolicy:
                        s: dict[str, tuple[Any, str]], evidence: list[str]) -> str | None:
         """The clause of an open fail-safe that holds this eligible case, or None (noted in the evidence when a
         fail-safe is open but the case clears its tightened gates)."""
-        state = self.failsafe.for_case(case.tenant, case.segment) if self.failsafe is not None else None
+        state = (self.failsafe.for_case(case.tenant, case.segment, reason.code) if self.failsafe is not None
+                 else None)
         if state is None:
             return None
         min_conf, max_risk = tightened_gates(s["gates.min_reason_confidence"][0], s["gates.max_fraud_risk"][0],

@@ -20,7 +20,8 @@ HOLD = ("fail-safe 1234abcd (segment consumer): …",
 
 def _decide(conn, at: datetime, *, segment: str, age: float, rng: np.random.Generator,  # type: ignore[no-untyped-def]
             route: str = "auto_approve", reasons: tuple[str, ...] = (), fraud_model: str = "f1",
-            kind: str = "return") -> tuple[str, str]:
+            kind: str = "return", reason_code: str = "DAMAGED_IN_TRANSIT",
+            reason_model: str = "r1") -> tuple[str, str]:
     case_ref, decision_id = str(uuid.uuid4()), str(uuid.uuid4())
     payload = {"reason_text": "The drill arrived with a cracked housing", "refund_amount": float(rng.lognormal(4, 0.4)),
                "claimed_condition": "damaged",
@@ -30,18 +31,18 @@ def _decide(conn, at: datetime, *, segment: str, age: float, rng: np.random.Gene
                                        channel="portal", segment=segment, payload=payload, created_at=at))
     conn.execute(decisions.insert().values(
         decision_id=decision_id, tenant="default", case_ref=case_ref, created_at=at, route=route, kind=kind,
-        reason_code="DAMAGED_IN_TRANSIT", reason_confidence=0.97, risk_score=0.01, policy_version="p",
-        model_versions={"reason": "r1", "fraud": fraud_model}, inputs_sha256="x" * 64,
+        reason_code=reason_code, reason_confidence=0.97, risk_score=0.01, policy_version="p",
+        model_versions={"reason": reason_model, "fraud": fraud_model}, inputs_sha256="x" * 64,
         document={"reasons": list(reasons)}))
     return case_ref, decision_id
 
 
 def _inspected(conn, case_ref: str, decision_id: str, at: datetime,  # type: ignore[no-untyped-def]
-               *, fraud: bool) -> None:
+               *, fraud: bool, confirmed: str = "DAMAGED_IN_TRANSIT") -> None:
     conn.execute(outcomes.insert().values(
         tenant="default", outcome_id=f"o-{decision_id}", case_ref=case_ref, decision_id=decision_id,
         kind="fraud" if fraud else "inspection", source="api", fraud_confirmed=fraud,
-        confirmed_reason_code=None if fraud else "DAMAGED_IN_TRANSIT", occurred_at=at, received_at=at,
+        confirmed_reason_code=None if fraud else confirmed, occurred_at=at, received_at=at,
         out_of_order=False, request_sha256="y" * 64))
 
 
@@ -118,3 +119,76 @@ def test_failsafe_opens_on_labels_that_make_the_target_implausible(backend) -> N
     opened = monitor.check_failsafe("default", ORIGIN + timedelta(days=29, hours=3))
     assert [(c.action, c.state.metric) for c in opened] == [("opened", "auto_approval_error")]
     assert "p=" in opened[0].reason
+
+
+def test_a_reason_code_the_model_reads_wrongly_is_held_alone(backend) -> None:  # type: ignore[no-untyped-def]
+    """Confirmed reasons show one code wrong far above the target: that code is held in every segment, other codes
+    keep flowing, and the scope clears only on its labelled holds."""
+    from returns_triage.serving.domain.failsafe import FailsafeBoard
+    from returns_triage.serving.domain.model import ReasonAssessment, RiskAssessment
+    from returns_triage.serving.domain.policy_routing import DocumentPolicy
+    from returns_triage.serving.service.scoring import case_from_request
+
+    rng = np.random.default_rng(2)
+    with backend.begin() as conn:
+        for i in range(300):  # ordinary codes, confirmed as predicted
+            at = ORIGIN + timedelta(days=42 * i / 300)
+            ref = _decide(conn, at, segment="consumer" if i % 2 else "contract", age=900.0, rng=rng)
+            _inspected(conn, *ref, at + timedelta(days=5), fraud=False)
+        for i in range(30):  # one code, read confidently, often another reason when the goods come back; a third
+            at = ORIGIN + timedelta(days=42 * i / 30)  # went to a person for their fraud risk, and count all the same
+            ref = _decide(conn, at, segment="consumer" if i % 2 else "contract", age=900.0, rng=rng,
+                          reason_code="NO_LONGER_NEEDED", route="review" if i % 3 == 1 else "auto_approve")
+            _inspected(conn, *ref, at + timedelta(days=5), fraud=False,
+                       confirmed="LATE_DELIVERY" if i % 4 == 0 else "NO_LONGER_NEEDED")
+    monitor = Monitor(backend, MonitorConfig(alpha=0.02, origin=ORIGIN, input_drift=False))
+    opened = monitor.check_failsafe("default", ORIGIN + timedelta(days=48))
+    assert [(c.action, c.state.segment, c.state.metric) for c in opened] == [
+        ("opened", "reason=NO_LONGER_NEEDED", "reason_error")]
+    assert "8 of 30" in opened[0].reason
+    state = opened[0].state
+    assert state.applies_to("consumer", "NO_LONGER_NEEDED") and not state.applies_to("consumer", "DEFECTIVE")
+
+    # The router holds that code only, in every segment.
+    store = SqlMonitoringStore(backend)
+    policy = DocumentPolicy.from_file(None)
+    policy.failsafe = FailsafeBoard(store.open_failsafes, refresh_seconds=0)
+    request = {"case_id": "RMA-1", "segment": "contract", "channel": "portal", "facility": "DC-1",
+               "reason_text": "no longer needed", "refund_amount": 40.0,
+               "order": {"order_id": "SO-1", "order_date": "2026-02-01", "delivered_at": "2026-02-03",
+                         "currency": "EUR"},
+               "line": {"sku": "S-1", "unit_price": 40.0, "quantity": 1, "category": "spare_parts"},
+               "customer": {"customer_id": "C-1"}}
+    case = case_from_request("default", request)
+    risk = RiskAssessment(score=0.001, band="low", factors=(), model_version="f1")
+    now = ORIGIN + timedelta(days=48, hours=1)
+    for code, held in (("NO_LONGER_NEEDED", True), ("DAMAGED_IN_TRANSIT", False)):
+        reason = ReasonAssessment(code=code, confidence=0.99, prediction_set=(code,), out_of_scope_score=0.1,
+                                  abstain=False, model_version="r1")
+        route = policy.route(case, reason, risk, now)
+        assert (route.route == "review") is held
+        assert held is ("reason NO_LONGER_NEEDED, all segments" in route.explanation)
+
+    # Holds of that code are inspected; while they keep showing the other reason the scope stays open, and once
+    # enough clean ones bound the error within the target it clears.
+    day = ORIGIN + timedelta(days=49)
+    hold = (f"fail-safe {state.state_id[:8]} (reason NO_LONGER_NEEDED, all segments): …",
+            "audit sample: would be auto-approved, sampled with propensity 1.0000")
+    with backend.begin() as conn:
+        holds = [_decide(conn, day + timedelta(hours=i), segment="consumer", age=900.0, rng=rng, route="review",
+                         reasons=hold, reason_code="NO_LONGER_NEEDED") for i in range(100)]
+        for n, ref in enumerate(holds[:20]):
+            _inspected(conn, *ref, day + timedelta(days=5), fraud=False,
+                       confirmed="LATE_DELIVERY" if n % 4 == 0 else "NO_LONGER_NEEDED")
+    assert monitor.check_failsafe("default", day + timedelta(days=6)) == []
+    assert [s.segment for s in store.open_failsafes()] == ["reason=NO_LONGER_NEEDED"]
+    # A retrained reason model serves now; its holds of that code are confirmed as predicted.
+    later = day + timedelta(days=7)
+    with backend.begin() as conn:
+        clean = [_decide(conn, later + timedelta(hours=i), segment="contract", age=900.0, rng=rng, route="review",
+                         reasons=hold, reason_code="NO_LONGER_NEEDED", reason_model="r2") for i in range(90)]
+        for ref in clean:
+            _inspected(conn, *ref, later + timedelta(days=5), fraud=False, confirmed="NO_LONGER_NEEDED")
+    cleared = monitor.check_failsafe("default", later + timedelta(days=6))
+    assert [(c.action, c.state.state_id) for c in cleared] == [("cleared", state.state_id)]
+    assert "r2" in cleared[0].reason and store.open_failsafes() == []

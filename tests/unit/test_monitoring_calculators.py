@@ -16,7 +16,7 @@ from returns_triage.evaluation.monitoring.evidence import NoveltyRate, error_evi
 from returns_triage.evaluation.monitoring.frames import FRAME_COLUMNS
 from returns_triage.evaluation.monitoring.performance import RealisedPerformanceCalculator, ipw_error_rate
 from returns_triage.evaluation.monitoring.prediction_drift import PredictionDriftCalculator
-from returns_triage.serving.domain.failsafe import FailsafeBoard, FailsafeState, tightened_gates
+from returns_triage.serving.domain.failsafe import FailsafeBoard, FailsafeState, reason_scope, tightened_gates
 
 
 def _frame(n: int, rng: np.random.Generator, **columns: object) -> pd.DataFrame:
@@ -170,3 +170,41 @@ def test_tightened_gates_and_the_cached_failsafe_board() -> None:
     now[0] = 6.0
     assert board.for_case("t1", "consumer").state_id == "a" * 36
     assert "segment consumer" in board.for_case("t1", "consumer").clause()
+
+
+def test_a_reason_scoped_failsafe_covers_one_code_in_every_segment() -> None:
+    opened = datetime(2026, 1, 5, tzinfo=UTC)
+    state = FailsafeState("c" * 36, "t1", reason_scope("NO_LONGER_NEEDED"), 0.0, "reason_error", 0.2, 0.02, "why",
+                          opened)
+    assert state.reason_code == "NO_LONGER_NEEDED"
+    assert state.applies_to("consumer", "NO_LONGER_NEEDED") and state.applies_to("contract", "NO_LONGER_NEEDED")
+    assert not state.applies_to("consumer", "DEFECTIVE") and not state.applies_to("consumer")
+    assert "reason NO_LONGER_NEEDED, all segments" in state.clause()
+    board = FailsafeBoard(lambda: [state], refresh_seconds=0)
+    assert board.for_case("t1", "consumer", "NO_LONGER_NEEDED") is not None
+    assert board.for_case("t1", "consumer", "DEFECTIVE") is None
+    segment = FailsafeState("d" * 36, "t1", "consumer", 0.0, "auto_approval_error", 0.05, 0.02, "why", opened)
+    assert segment.reason_code is None and segment.applies_to("consumer", "DEFECTIVE")
+
+
+def test_estimated_reason_accuracy_is_over_the_legitimate_returns_it_is_later_confirmed_on() -> None:
+    """A fraud gets no confirmed reason, so the realised accuracy counts legitimate returns only; frauds whose text
+    the model reads poorly must not drag the estimate below it."""
+    rng = np.random.default_rng(5)
+
+    def window(n: int) -> pd.DataFrame:
+        risk = rng.choice([0.01, 0.98], n, p=[0.7, 0.3])
+        fraud = rng.random(n) < risk
+        conf = np.where(fraud, rng.uniform(0.2, 0.5, n), rng.uniform(0.8, 1.0, n))
+        right = rng.random(n) < conf
+        reason = np.where(fraud, None, np.where(right, "DEFECTIVE", "OTHER"))
+        return _frame(n, rng, reason_confidence=conf, risk_score=risk, label_fraud=fraud.astype(float),
+                      label_reason=reason, labelled=True)
+
+    estimator = ConfidenceBasedEstimator().fit(window(4000))
+    current = window(3000)
+    legit = current["label_reason"].notna()
+    realised = (current.loc[legit, "label_reason"] == current.loc[legit, "reason_code"]).mean()
+    estimate = estimator.calculate(current.assign(label_reason=None, labelled=False, label_fraud=np.nan))
+    assert estimate.estimated_reason_accuracy == pytest.approx(realised, abs=0.02)
+    assert realised - estimator.p_reason_right(current).mean() > 0.05  # what an unweighted mean would miss
