@@ -40,6 +40,7 @@ from returns_triage.serving.service.models import LoadedModels
 from returns_triage.serving.service.rate_limit import RateLimiter
 from returns_triage.serving.service.scoring import ScoringService
 from returns_triage.serving.storage.api_keys import SqlApiKeyStore, SqlDocumentOwnership
+from returns_triage.serving.storage.decision_writer import GroupCommitDecisionStore
 from returns_triage.serving.storage.documents import DocumentStore
 from returns_triage.serving.storage.engine import make_engine
 from returns_triage.serving.storage.key_files import load_or_create_secret
@@ -176,11 +177,13 @@ def create_app(
         registry.start_polling(settings.model_poll_seconds)
     pseudonym_key = (bytes.fromhex(settings.pseudonym_key) if settings.pseudonym_key
                      else load_or_create_secret(settings.home / "keys" / "pseudonym.key"))
+    # Concurrent requests' decisions commit together, in one transaction per group (each still before its reply).
+    decision_store = GroupCommitDecisionStore(SqlDecisionStore(engine))
     ctx = AppContext(settings=settings, engine=engine, models=models, documents=documents,
                      api_keys=ApiKeyService(SqlApiKeyStore(engine)),
                      rate_limiter=RateLimiter(settings.role_rate_limits()),
                      pseudonymiser=Pseudonymiser(pseudonym_key),
-                     scoring=ScoringService(SqlDecisionStore(engine), models, policy, documents=documents,
+                     scoring=ScoringService(decision_store, models, policy, documents=documents,
                                             shadow_policy=shadow, registry=registry,
                                             shadow_store=SqlShadowPredictionStore(engine)),
                      registry=registry)
@@ -189,6 +192,7 @@ def create_app(
         registry.close()
         if batcher is not None:
             batcher.close()
+        decision_store.close()
         models.close()
         engine.dispose()
 

@@ -137,7 +137,10 @@ async def enforce_access(connection: ASGIConnection[Any, Any, Any, Any], _: Base
         return
     ctx = connection.app.state.ctx
     token = _bearer(connection.headers.get("authorization"))
-    principal = await anyio.to_thread.run_sync(ctx.api_keys.authenticate, token) if token else None
+    principal = None
+    if token:
+        # A key verified moments ago is answered from memory; only a new or expired one costs a thread hop.
+        principal = ctx.api_keys.remembered(token) or await anyio.to_thread.run_sync(ctx.api_keys.authenticate, token)
     if principal is None:
         raise NotAuthorizedException(
             detail="a valid API key is required: Authorization: Bearer rt_<prefix>_<secret>", headers=_CHALLENGE)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import threading
 import uuid
@@ -13,6 +14,7 @@ from typing import Any
 from returns_triage.errors import IdempotencyConflict, InvalidInput, NotFound, RuleViolation
 from returns_triage.models.documents.matching import match_documents
 from returns_triage.models.reason import ReasonPrediction
+from returns_triage.serving.domain.audit import decision_entry_payload
 from returns_triage.serving.domain.model import (
     Decision,
     DocumentAssessment,
@@ -70,6 +72,7 @@ class ScoringService:
         shadow_store: ShadowPredictionStore | None = None,
     ) -> None:
         self.store = store
+        self._store_takes_evidence = _takes_audit_payload(store)
         self._models = models
         # With a registry the models can be swapped while serving (promotion); each request pins one snapshot.
         self.registry = registry
@@ -118,7 +121,8 @@ class ScoringService:
             return stored
 
         decision = self.decide(tenant, request)
-        body = json.dumps(decision.to_document(), separators=(",", ":")).encode()
+        evidence = decision_entry_payload(decision)
+        body = _response_body(evidence)
         review_item = None
         if decision.route.route == "review":
             assert decision.route.queue and decision.route.priority is not None and decision.route.sla_due_at
@@ -128,14 +132,22 @@ class ScoringService:
                 sla_due_at=decision.route.sla_due_at,
             )
         try:
-            self.store.save_decision(decision, review_item, idempotency_key=idempotency_key,
-                                     request_sha256=request_sha256, status_code=200, body=body)
+            self._save(decision, review_item, evidence, idempotency_key=idempotency_key,
+                       request_sha256=request_sha256, body=body)
         except DuplicateIdempotencyKey:
             # Lost the race to a concurrent request with the same key: answer with what it stored.
             replay = self._replay(tenant, idempotency_key, request_sha256)
             assert replay is not None
             return replay
         return ScoreResult(status_code=200, body=body, replayed=False)
+
+    def _save(self, decision: Decision, review_item: ReviewItem | None, evidence: dict[str, Any], *,
+              idempotency_key: str, request_sha256: str, body: bytes) -> None:
+        """Store the decision with its response; a store that takes the audit payload gets the one already built
+        for the response, so the decision document is built and serialised once per request."""
+        extra = {"audit_payload": evidence} if self._store_takes_evidence else {}
+        self.store.save_decision(decision, review_item, idempotency_key=idempotency_key,
+                                 request_sha256=request_sha256, status_code=200, body=body, **extra)
 
     def decide(self, tenant: str, request: dict[str, Any], *,
                reason_prediction: ReasonPrediction | None = None) -> Decision:
@@ -220,6 +232,21 @@ class ScoringService:
                 "this Idempotency-Key was already used with a different request body; use a new key"
             )
         return ScoreResult(status_code=stored.status_code, body=stored.body, replayed=True)
+
+
+def _response_body(evidence: dict[str, Any]) -> bytes:
+    """The response to a fresh decision: its document (``evidence["decision"]``, from
+    :func:`decision_entry_payload`) as compact JSON, the bytes a replay returns again."""
+    return json.dumps(evidence["decision"], separators=(",", ":")).encode()
+
+
+def _takes_audit_payload(store: DecisionStore) -> bool:
+    """Whether ``store.save_decision`` accepts ``audit_payload`` (the SQL stores do; a minimal store need not)."""
+    save = getattr(store, "save_decision", None)  # a service that only decides (replay) has no store
+    try:
+        return save is not None and "audit_payload" in inspect.signature(save).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def _policy_evidence(policy: RoutingPolicy) -> dict[str, Any]:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, Row, select
+from sqlalchemy import Engine, Row, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from returns_triage.serving.domain.access import ApiKeyRecord
+from returns_triage.serving.storage.engine import reading
 from returns_triage.serving.storage.tables import api_keys, tenant_documents
 
 __all__ = ["SqlApiKeyStore", "SqlDocumentOwnership"]
@@ -22,6 +23,8 @@ def _record(row: Row[Any]) -> ApiKeyRecord:
 class SqlApiKeyStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._reader = reading(engine)
+        self._find = select(api_keys).where(api_keys.c.prefix == bindparam("prefix"))
 
     def add(self, record: ApiKeyRecord) -> None:
         with self.engine.begin() as conn:
@@ -30,8 +33,8 @@ class SqlApiKeyStore:
                 label=record.label, created_at=record.created_at, revoked_at=record.revoked_at))
 
     def find(self, prefix: str) -> ApiKeyRecord | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(select(api_keys).where(api_keys.c.prefix == prefix)).first()
+        with self._reader.connect() as conn:
+            row = conn.execute(self._find, {"prefix": prefix}).first()
         return None if row is None else _record(row)
 
     def list(self, tenant: str | None = None) -> list[ApiKeyRecord]:

@@ -9,19 +9,20 @@ lock. The primary key on ``seq`` is the backstop: two entries can never claim on
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Row, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
-from returns_triage.serving.domain.audit import GENESIS_HASH, AuditEntry, Checkpoint, chain_entry
+from returns_triage.serving.domain.audit import GENESIS_HASH, AuditEntry, Checkpoint, chain_entry, compute_entry_hash
 from returns_triage.serving.domain.model import canonical_json, sha256_of
 from returns_triage.serving.storage.tables import audit_checkpoints, audit_entries, policy_documents
 
-__all__ = ["REVIEW_ACTION", "OVERRIDE", "OUTCOME", "append_entry", "append_review_entry", "note_sha256",
-           "store_policy_document", "SqlAuditLog"]
+__all__ = ["REVIEW_ACTION", "OVERRIDE", "OUTCOME", "EntryDraft", "append_entry", "append_entries",
+           "append_review_entry", "note_sha256", "store_policy_document", "SqlAuditLog"]
 
 REVIEW_ACTION = "review_action"
 OVERRIDE = "override"
@@ -59,6 +60,49 @@ def append_entry(conn: Connection, *, tenant: str, kind: str, subject_id: str, a
                         created_at=created_at or _now(), payload=payload)
     conn.execute(audit_entries.insert().values(**entry.to_dict()))
     return entry
+
+
+@dataclass(frozen=True, slots=True)
+class EntryDraft:
+    """An entry before it has a place in the chain; ``payload`` is already its canonical JSON text."""
+
+    tenant: str
+    kind: str
+    subject_id: str
+    actor: str
+    payload: str
+
+
+_INSERT_ENTRY = audit_entries.insert()
+_HEAD = select(audit_entries.c.seq, audit_entries.c.entry_hash).order_by(audit_entries.c.seq.desc()).limit(1)
+_CHAIN_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
+
+
+def append_entries(conn: Connection, drafts: Sequence[EntryDraft], *,
+                   created_at: str | None = None) -> list[AuditEntry]:
+    """Append ``drafts`` in order inside the caller's transaction, as :func:`append_entry` would one by one, but
+    taking the chain lock and reading the head once and inserting them in one statement (group commit)."""
+    if not drafts:
+        return []
+    if conn.dialect.name == "postgresql":
+        conn.execute(_CHAIN_LOCK, {"k": _PG_CHAIN_LOCK})
+    head = conn.execute(_HEAD).first()
+    seq, prev_hash = (0, GENESIS_HASH) if head is None else (int(head.seq), head.entry_hash)
+    when = created_at or _now()
+    entries: list[AuditEntry] = []
+    for draft in drafts:
+        seq += 1
+        entry_hash = compute_entry_hash(seq, draft.tenant, draft.kind, draft.subject_id, draft.actor, when,
+                                        draft.payload, prev_hash)
+        entries.append(AuditEntry(seq=seq, tenant=draft.tenant, kind=draft.kind, subject_id=draft.subject_id,
+                                  actor=draft.actor, created_at=when, payload=draft.payload, prev_hash=prev_hash,
+                                  entry_hash=entry_hash))
+        prev_hash = entry_hash
+    conn.execute(_INSERT_ENTRY, [
+        {"seq": e.seq, "tenant": e.tenant, "kind": e.kind, "subject_id": e.subject_id, "actor": e.actor,
+         "created_at": e.created_at, "payload": e.payload, "prev_hash": e.prev_hash, "entry_hash": e.entry_hash}
+        for e in entries])
+    return entries
 
 
 def note_sha256(note: str | None) -> str | None:

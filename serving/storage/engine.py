@@ -8,7 +8,10 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
-__all__ = ["make_engine", "is_sqlite"]
+__all__ = ["make_engine", "is_sqlite", "reading"]
+
+# Execution option of the engines :func:`reading` returns: their transactions only read.
+_READ_ONLY = "triage_read_only"
 
 
 def is_sqlite(engine_or_url: Engine | str) -> bool:
@@ -58,7 +61,15 @@ def _sqlite_engine(url: str, connect_args: dict[str, Any]) -> Engine:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         # IMMEDIATE takes the write lock up front: a deferred transaction that reads, then writes, can fail
-        # with SQLITE_BUSY without waiting when another writer got in between.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # with SQLITE_BUSY without waiting when another writer got in between. A transaction that only reads
+        # (see `reading`) needs no lock: under WAL it reads a snapshot and neither waits for writers nor
+        # makes them wait.
+        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(_READ_ONLY) else "BEGIN IMMEDIATE")
 
     return engine
+
+
+def reading(engine: Engine) -> Engine:
+    """``engine`` for transactions that only read (same pool). On SQLite they do not take the write lock, so a
+    hot read (an idempotency key, an API key) never queues behind the writers; elsewhere it is ``engine``."""
+    return engine.execution_options(**{_READ_ONLY: True}) if engine.dialect.name == "sqlite" else engine

@@ -15,6 +15,7 @@ from returns_triage.serving.domain.audit import decision_entry_payload
 from returns_triage.serving.domain.model import Decision, ReviewItem
 from returns_triage.serving.domain.webhooks import DECISION_CREATED
 from returns_triage.serving.storage.audit_log import append_entry, store_policy_document
+from returns_triage.serving.storage.engine import reading
 from returns_triage.serving.storage.tables import cases, decisions, idempotency_keys, review_items
 from returns_triage.serving.storage.webhooks import enqueue_event
 
@@ -57,6 +58,7 @@ class SqlDecisionStore:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._reader = reading(engine)
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
         # Statements built once and executed with parameters: building and cache-keying a statement per request
         # cost more CPU than the database spent executing it.
@@ -66,15 +68,15 @@ class SqlDecisionStore:
         self._insert_decision = decisions.insert()
         self._insert_review_item = review_items.insert()
         self._insert_key = idempotency_keys.insert()
+        self._select_response = (select(idempotency_keys.c.request_sha256, idempotency_keys.c.status_code,
+                                        idempotency_keys.c.response_body, idempotency_keys.c.decision_id)
+                                 .where(idempotency_keys.c.tenant == bindparam("tenant"),
+                                        idempotency_keys.c.key == bindparam("key")))
         self._policies_stored: set[str] = set()  # policy sha256s known to be committed (see save_decision)
 
     def stored_response(self, tenant: str, key: str) -> StoredResponse | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                select(idempotency_keys.c.request_sha256, idempotency_keys.c.status_code,
-                       idempotency_keys.c.response_body, idempotency_keys.c.decision_id)
-                .where(idempotency_keys.c.tenant == tenant, idempotency_keys.c.key == key)
-            ).first()
+        with self._reader.connect() as conn:
+            row = conn.execute(self._select_response, {"tenant": tenant, "key": key}).first()
         if row is None:
             return None
         return StoredResponse(row.request_sha256, row.status_code, bytes(row.response_body), row.decision_id)
@@ -88,12 +90,15 @@ class SqlDecisionStore:
         request_sha256: str,
         status_code: int,
         body: bytes,
+        audit_payload: dict[str, Any] | None = None,
     ) -> None:
+        """``audit_payload`` is the decision's :func:`decision_entry_payload` when the caller has it already."""
         case = decision.case
         now = decision.created_at
+        payload = audit_payload if audit_payload is not None else decision_entry_payload(decision)
+        document = payload["decision"]
         try:
             with self.engine.begin() as conn:
-                document = decision.to_document()
                 conn.execute(self._insert_case, dict(
                     id=str(uuid.uuid4()), tenant=case.tenant, case_id=case.case_id, facility=case.facility,
                     channel=case.channel, segment=case.segment, payload=case.payload, created_at=now))
@@ -142,7 +147,7 @@ class SqlDecisionStore:
                 # The audit entry commits with the decision. Appended after the key, so a duplicate request fails
                 # before it queues for the chain's writer lock, and that lock is held only until commit.
                 append_entry(conn, tenant=case.tenant, kind="decision", subject_id=decision.decision_id,
-                             actor="service:scoring", payload=decision_entry_payload(decision))
+                             actor="service:scoring", payload=payload)
                 # The policy it was decided under, content-addressed, so a replay can find it by its hash.
                 fresh_policy = (decision.policy_content is not None
                                 and decision.policy_sha256 not in self._policies_stored)
@@ -158,7 +163,7 @@ class SqlDecisionStore:
             self._policies_stored.add(decision.policy_sha256)
 
     def get_decision(self, tenant: str, decision_id: str) -> dict[str, Any] | None:
-        with self.engine.connect() as conn:
+        with self._reader.connect() as conn:
             doc = conn.execute(
                 select(decisions.c.document).where(decisions.c.tenant == tenant,
                                                    decisions.c.decision_id == decision_id)

@@ -20,8 +20,8 @@ from returns_triage.serving.domain import review as review_rules
 from returns_triage.serving.domain import webhooks as rules
 from returns_triage.serving.storage.tables import cases, webhook_deliveries, webhook_events, webhook_subscriptions
 
-__all__ = ["DueDelivery", "SqlWebhookStore", "enqueue_event", "enqueue_review_decided", "PENDING", "DELIVERED",
-           "DEAD"]
+__all__ = ["DueDelivery", "SqlWebhookStore", "enqueue_event", "enqueue_events", "event_row", "enqueue_review_decided",
+           "PENDING", "DELIVERED", "DEAD"]
 
 PENDING = "pending"
 DELIVERED = "delivered"
@@ -45,6 +45,22 @@ def enqueue_event(conn: Connection, *, tenant: str, event: str, data: dict[str, 
         event_id=event_id, tenant=tenant, event=event, created_at=now,
         body=rules.event_body(event_id, event, tenant, now, data)))
     return event_id
+
+
+def event_row(*, tenant: str, event: str, data: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """One outbox row, body serialised now (it is fixed when written), for :func:`enqueue_events`."""
+    event_id = str(uuid.uuid4())
+    return {"event_id": event_id, "tenant": tenant, "event": event, "created_at": now,
+            "body": rules.event_body(event_id, event, tenant, now, data)}
+
+
+_INSERT_EVENT = webhook_events.insert()
+
+
+def enqueue_events(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Write several outbox rows (from :func:`event_row`) in one statement, in the caller's transaction."""
+    if rows:
+        conn.execute(_INSERT_EVENT, rows)
 
 
 def enqueue_review_decided(conn: Connection, *, tenant: str, case_ref: str, item_status: str,
