@@ -17,7 +17,7 @@ MAX_TOKENS = 256
 class OnnxTextEncoder:
     """Turns texts into L2-normalised 384-d embeddings with the exported MiniLM graph."""
 
-    def __init__(self, model_path: Path, tokenizer_path: Path, *, intra_op_threads: int = 0) -> None:
+    def __init__(self, model_path: Path | bytes, tokenizer_path: Path, *, intra_op_threads: int = 0) -> None:
         self._session = onnx_session(model_path, intra_op_threads=intra_op_threads)
         tokenizer = Tokenizer.from_file(str(tokenizer_path))
         # The shipped tokenizer pads every text to 128 tokens; pad per batch instead (STACK.md, trap 2).

@@ -12,6 +12,7 @@ torch embeddings (CLINC150: conformal coverage gap 0.025 when calibrated on torc
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import shutil
 import tempfile
@@ -29,10 +30,12 @@ from returns_triage.models.reason.head import CalibratedReasonHead
 from returns_triage.models.reason.runtime import BUNDLE_NAME, ReasonModel
 from returns_triage.training.reason.encoder import (
     ENCODER_NAME,
-    INT8_VARIANTS,
+    INT8_KEEP_FP32_STEPS,
+    INT8_SCHEME,
     encode,
     export_encoder_onnx,
     load_sentence_encoder,
+    quantization_sensitivity,
     quantize_encoder_onnx,
 )
 from returns_triage.training.reason.export import export_head_onnx, head_parity
@@ -163,44 +166,77 @@ def fit_reason_bundle(
             raise RuntimeError(f"ONNX head disagrees with the estimator: {head_check}")
 
         # End-to-end parity on held-out texts when there are some: what serving computes vs torch + sklearn.
-        parity_texts, parity_emb = (calib.texts, Xv) if calib is not None else (fit_rows.texts, X)
-        step = max(1, len(parity_texts) // 600)
-        parity_texts, parity_emb = parity_texts[::step][:600], parity_emb[::step][:600]
+        pool_texts, pool_emb = (calib.texts, Xv) if calib is not None else (fit_rows.texts, X)
+        parity_idx = np.arange(0, len(pool_texts), max(1, len(pool_texts) // 600))[:600]
+        parity_texts, parity_emb = [pool_texts[i] for i in parity_idx], pool_emb[parity_idx]
         parity = {"fp32": _encoder_parity(head, out_dir / "encoder.onnx", out_dir, parity_texts, parity_emb)}
         # Anything but a near-tie flip means a broken export.
         if parity["fp32"]["top1_agreement"] < 0.99:
             raise RuntimeError(f"fp32 ONNX encoder disagrees with the training pipeline: {parity['fp32']}")
         calibration_reference = head.calibration_summary_
         precision = "fp32"
-        if quantize:
-            for variant, keep_fp32 in INT8_VARIANTS:
-                say(f"quantising the encoder ({variant}, per channel)")
-                int8 = Path(tmp) / f"encoder.{variant}.onnx"
-                _quantize_cached(out_dir / "encoder.onnx", int8, None if source else cache_dir, keep_fp32)
-                parity[variant] = _encoder_parity(head, int8, out_dir, parity_texts, parity_emb)
-                if parity[variant]["top1_agreement"] >= INT8_MIN_AGREEMENT:
-                    shutil.copyfile(int8, out_dir / "encoder.onnx")
-                    precision = variant
-                    break
-                say(f"{variant} parity too low ({parity[variant]['top1_agreement']:.4f})")
-            else:
-                say("no int8 variant reached the parity gate; serving fp32")
+        quantization: dict[str, Any] | None = None
+        fp32_encoder = Path(tmp) / "encoder.fp32.onnx"
+        shutil.copyfile(out_dir / "encoder.onnx", fp32_encoder)
+        trained_head = copy.deepcopy(head)  # as fitted on torch embeddings; each encoder variant starts from it
         del encoder
 
-        say(f"recalibrating on the served ({precision}) encoder's embeddings")
-        served_encoder = OnnxTextEncoder(out_dir / "encoder.onnx", out_dir / "tokenizer.json")
-        if calib is not None:
-            held_X = served_encoder.encode(calib.texts, batch_size=64)
-            head.recalibrate(held_X, np.array(calib.labels))
-        else:
-            # Calibrated out of fold: the whole head is refitted on served embeddings of the training rows.
-            held_X = served_encoder.encode(fit_rows.texts, batch_size=64)
-            head.fit(held_X, np.array(fit_rows.labels))
-        del served_encoder
-        export_head_onnx(head, out_dir / "head.onnx")
-        head_check = head_parity(head, out_dir / "head.onnx", X[:2000])
-        if head_check["top1_agreement"] < 1.0:
-            raise RuntimeError(f"ONNX head disagrees with the estimator: {head_check}")
+        def calibrate_on_served() -> tuple[np.ndarray, dict[str, float]]:
+            say(f"recalibrating on the served ({precision}) encoder's embeddings")
+            served_encoder = OnnxTextEncoder(out_dir / "encoder.onnx", out_dir / "tokenizer.json")
+            if calib is not None:
+                served_X = served_encoder.encode(calib.texts, batch_size=64)
+                head.recalibrate(served_X, np.array(calib.labels))
+            else:
+                # Calibrated out of fold: the whole head is refitted on served embeddings of the training rows.
+                served_X = served_encoder.encode(fit_rows.texts, batch_size=64)
+                head.fit(served_X, np.array(fit_rows.labels))
+            del served_encoder
+            export_head_onnx(head, out_dir / "head.onnx")
+            check = head_parity(head, out_dir / "head.onnx", X[:2000])
+            if check["top1_agreement"] < 1.0:
+                raise RuntimeError(f"ONNX head disagrees with the estimator: {check}")
+            return served_X, check
+
+        if quantize:
+            # Which layers stay fp32 is chosen on texts the gate does not look at, so the gate stays an honest
+            # measurement; the ranking is only computed when all-int8 misses the gate.
+            ranking: list[tuple[str, float]] | None = None
+            for n_keep in INT8_KEEP_FP32_STEPS:
+                variant = "int8" if n_keep == 0 else f"int8_keep{n_keep}_fp32"
+                if n_keep and ranking is None:
+                    selection = _selection_texts(pool_texts, parity_idx, fit_rows.texts)
+                    say(f"ranking the encoder's linear layers by int8 sensitivity on {len(selection)} other texts")
+                    ranking = quantization_sensitivity(fp32_encoder, out_dir / "tokenizer.json", selection)
+                keep_fp32 = tuple(name for name, _ in (ranking or [])[:n_keep])
+                say(f"quantising the encoder ({variant})")
+                int8 = Path(tmp) / f"encoder.{variant}.onnx"
+                _quantize_cached(fp32_encoder, int8, None if source else cache_dir, keep_fp32)
+                head = copy.deepcopy(trained_head)
+                parity[variant] = _encoder_parity(head, int8, out_dir, parity_texts, parity_emb)
+                if parity[variant]["top1_agreement"] < INT8_MIN_AGREEMENT:
+                    say(f"{variant} parity too low ({parity[variant]['top1_agreement']:.4f})")
+                    continue
+                shutil.copyfile(int8, out_dir / "encoder.onnx")
+                precision = variant
+                held_X, head_check = calibrate_on_served()
+                # The gate again with the head the bundle serves (recalibrated, or refitted when there is no
+                # calibration data, on the int8 embeddings): served path vs torch encoder through that same head.
+                served = _encoder_parity(head, out_dir / "encoder.onnx", out_dir, parity_texts, parity_emb)
+                parity[f"{variant}_served_head"] = served
+                if served["top1_agreement"] >= INT8_MIN_AGREEMENT:
+                    quantization = {"scheme": INT8_SCHEME, "keep_fp32": list(keep_fp32),
+                                    "sensitivity": [[name, drift] for name, drift in ranking[:8]] if ranking else None}
+                    break
+                say(f"{variant} with the head fitted on its embeddings below the parity gate "
+                    f"({served['top1_agreement']:.4f})")
+                shutil.copyfile(fp32_encoder, out_dir / "encoder.onnx")
+                precision = "fp32"
+            else:
+                say("no int8 variant reached the parity gate; serving fp32")
+        if precision == "fp32":
+            head = copy.deepcopy(trained_head)
+            held_X, head_check = calibrate_on_served()
 
     cascade_config: dict[str, Any] | None = None
     cascade_parity: dict[str, float] = {}
@@ -247,7 +283,9 @@ def fit_reason_bundle(
                  "dataset_sha256": dataset_hash(train, valid), "n_train": len(train.texts),
                  "n_fit": len(fit_rows.texts), "n_valid": len(valid.texts) if valid else 0,
                  "n_calibration": summary["n_calibration"], "ood_label": ood_label, "seed": seed, "C": C},
-        extra={"encoder_precision": precision, **({"cascade": cascade_config} if cascade_config else {})},
+        extra={"encoder_precision": precision,
+               **({"encoder_quantization": quantization} if quantization else {}),
+               **({"cascade": cascade_config} if cascade_config else {})},
     )
     # The served bundle must load, verify and agree with what we just measured.
     served = ReasonModel.load(out_dir)
@@ -280,13 +318,19 @@ def _encoder_parity(head: CalibratedReasonHead, encoder_path: Path, bundle_dir: 
     }
 
 
+def _selection_texts(pool: list[str], parity_idx: np.ndarray, fallback: list[str], n: int = 200) -> list[str]:
+    """Up to ``n`` texts outside the parity set (from ``fallback`` when the pool has none left)."""
+    rest = [pool[i] for i in np.setdiff1d(np.arange(len(pool)), parity_idx)] or list(fallback)
+    return rest[:: max(1, len(rest) // n)][:n]
+
+
 def _quantize_cached(fp32: Path, int8: Path, cache_dir: Path | None, keep_fp32: tuple[str, ...]) -> None:
     if cache_dir is None:
         quantize_encoder_onnx(fp32, int8, keep_fp32=keep_fp32)
         return
     from returns_triage.models.bundle import file_sha256
 
-    key = hashlib.sha256(f"{file_sha256(fp32)}:{','.join(keep_fp32)}".encode()).hexdigest()[:16]
+    key = hashlib.sha256(f"{file_sha256(fp32)}:{INT8_SCHEME}:{','.join(keep_fp32)}".encode()).hexdigest()[:16]
     cached = cache_dir / f"int8-{key}.onnx"
     if not cached.is_file():
         cache_dir.mkdir(parents=True, exist_ok=True)
