@@ -199,3 +199,60 @@ def test_kill_9_then_resume_on_the_command_line(tmp_path, model_dir, loaded_mode
     # on it and the uninterrupted in-process run is the reference.
     _run(inp, tmp_path / "whole.csv", loaded_models, policy, batch_size=20)
     assert read_output(out) == read_output(tmp_path / "whole.csv")
+
+
+def test_chunk_risk_gives_the_per_row_fraud_scores_to_the_last_digit(loaded_models, requests) -> None:  # type: ignore[no-untyped-def]
+    from returns_triage.batch.fraud import ChunkRisk
+
+    scorer = loaded_models.fraud
+    sample = [dict(r) for r in requests[:300]]
+    undated = {**sample[0], "requested_at": None}  # the service fills in its clock's time: scored row by row
+    sample.append(undated)
+    codes = [("DEFECTIVE", "NO_LONGER_NEEDED", None)[i % 3] for i in range(len(sample))]
+    risk = ChunkRisk(scorer)
+    assert risk.vectorised
+    risk.prepare(sample, codes)
+
+    def decided(result: dict) -> tuple:  # what a batch output row shows of the risk
+        return result["score"], result["band"], result["model_version"]
+
+    for request, code in zip(sample[:-1], codes[:-1], strict=True):
+        answer = risk.score(request, reason_code=code)
+        assert decided(answer) == decided(scorer.score(request, reason_code=code))
+        assert answer["factors"] == []  # prepared in the chunk: no explanation computed
+    assert len({risk.score(r, reason_code=c)["score"] for r, c in zip(sample[:-1], codes)}) > 50
+    # Asked with another reason code, or with findings, or for a request it did not see, it is the scorer itself.
+    other = sample[1]
+    assert risk.score(other, reason_code="WARRANTY_CLAIM") == scorer.score(other, reason_code="WARRANTY_CLAIM")
+    findings = [{"code": "serial_mismatch"}]
+    assert (risk.score(other, reason_code=codes[1], findings=findings)
+            == scorer.score(other, reason_code=codes[1], findings=findings))
+    now = {**undated, "requested_at": "2026-11-25T12:00:00+00:00"}
+    assert risk.score(now, reason_code=codes[-1]) == scorer.score(now, reason_code=codes[-1])
+    assert risk.score(now, reason_code=codes[-1])["factors"]
+
+
+def test_a_chunk_that_fails_to_encode_stops_the_run_resumably(tmp_path, loaded_models, policy, requests) -> None:  # type: ignore[no-untyped-def]
+    import dataclasses
+
+    class Flaky:
+        """The real reason model, failing on its third call (the third chunk)."""
+
+        def __init__(self, model):  # type: ignore[no-untyped-def]
+            self.model, self.version, self.calls = model, model.version, 0
+
+        def predict(self, texts, batch_size=64):  # type: ignore[no-untyped-def]
+            self.calls += 1
+            if self.calls == 3:
+                raise RuntimeError("encoder failed")
+            return self.model.predict(texts, batch_size=batch_size)
+
+    inp = _write_csv(tmp_path / "in.csv", requests[:100])
+    _run(inp, tmp_path / "whole.csv", loaded_models, policy, batch_size=20)
+    flaky = dataclasses.replace(loaded_models, reason=Flaky(loaded_models.reason))
+    with pytest.raises(RuntimeError, match="encoder failed"):
+        _run(inp, tmp_path / "out.csv", flaky, policy, batch_size=20)
+    assert Progress.load(progress_path(tmp_path / "out.csv")).rows_done == 40
+    resumed = _run(inp, tmp_path / "out.csv", loaded_models, policy, batch_size=20, resume=True)
+    assert resumed.resumed_from == 40 and resumed.complete
+    assert read_output(tmp_path / "out.csv") == read_output(tmp_path / "whole.csv")

@@ -3,27 +3,34 @@
 Each input row is a score request (see :mod:`returns_triage.batch.records` for the CSV column mapping); each
 output row is its decision (route, queue, priority, reason, risk, explanation, policy and model versions) or its
 error, in input order. The decision is :meth:`ScoringService.decide`'s — the API's semantics — except that the
-reason model runs over a whole chunk in one encoder call. Nothing is written to the database: batch decisions
-are not stored, audited or sent to webhooks.
+reason model runs over a whole chunk in one encoder call, and the fraud model over a whole chunk in one call
+without the risk factors no output column shows (:mod:`returns_triage.batch.fraud`). Nothing is written to the
+database: batch decisions are not stored, audited or sent to webhooks.
 
-Rows are read, scored and written one chunk at a time; after each chunk the progress file records the last
-fully written row (:mod:`returns_triage.batch.progress`), so ``resume=True`` continues exactly there.
+Rows are read, scored and written one chunk at a time, in two overlapping stages: a second thread reads, parses
+and encodes chunk k+1 while this one decides and writes chunk k. After each chunk the progress file records the
+last fully written row (:mod:`returns_triage.batch.progress`), so ``resume=True`` continues exactly there.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from returns_triage.batch.files import UnreadableRow, open_output, open_rows
+from returns_triage.batch.fraud import ChunkRisk
 from returns_triage.batch.progress import Progress, input_fingerprint, progress_path
 from returns_triage.batch.records import decision_row, error_row, request_from_row
 from returns_triage.errors import InvalidInput, TriageError
+from returns_triage.models.reason import ReasonPrediction
 from returns_triage.serving.domain.policy import RoutingPolicy
 from returns_triage.serving.service.models import LoadedModels
 from returns_triage.serving.service.scoring import ScoringService
@@ -57,6 +64,9 @@ class BatchSummary:
 
 class _NoStorage:
     """Batch scoring decides without storing; anything that tries to store is a bug."""
+
+    def save_decision(self, *args: Any, **kwargs: Any) -> None:  # looked at (not called) when the service starts
+        raise RuntimeError("batch scoring stores nothing (called save_decision)")
 
     def __getattr__(self, name: str) -> Any:
         raise RuntimeError(f"batch scoring stores nothing (called {name})")
@@ -95,8 +105,13 @@ def score_batch(input_path: Path, output_path: Path, *, models: LoadedModels, po
         state = Progress(input=fingerprint, output=str(output_path.resolve()), position=writer.position())
         state.save(sidecar)
 
-    service = ScoringService(_NoStorage(), models, policy,  # type: ignore[arg-type]
-                             **({"clock": clock} if clock is not None else {}))
+    # Fraud risk is computed for a whole chunk in one model call and handed to the service row by row.
+    risk = ChunkRisk(models.fraud) if models.fraud is not None else None
+    deciding = dataclasses.replace(models, fraud=risk) if risk is not None else models
+    # Batch decisions are never stored, so they need no random ids.
+    ids = itertools.count()
+    service = ScoringService(_NoStorage(), deciding, policy,  # type: ignore[arg-type]
+                             new_id=lambda: f"batch-{next(ids)}", **({"clock": clock} if clock is not None else {}))
     reason_model = models.require_reason()
     resumed_from, scored, started = state.rows_done, 0, time.perf_counter()
     bar = _progress_bar(source.count() if progress else None, state.rows_done, progress)
@@ -104,14 +119,35 @@ def score_batch(input_path: Path, output_path: Path, *, models: LoadedModels, po
     # writing only the rows not yet written: each row is encoded in the same batch as in an uninterrupted run, so
     # its output is the same to the last digit (encoder arithmetic depends slightly on the batch's padding).
     first = state.rows_done - state.rows_done % batch_size
+    chunks = iter(source.chunks(batch_size, skip=first))
+
+    def read_and_encode(first_row: int) -> _EncodedChunk | None:
+        chunk = next(chunks, None)  # only ever advanced here, on the one encoder thread
+        return None if chunk is None else _encode_chunk(reason_model, first_row, chunk, encoder_batch_size)
+
+    # Two stages: one thread reads, parses and encodes chunk k+1 (onnxruntime releases the GIL) while this one
+    # decides chunk k (fraud, policy), writes it and records it. Writing and recording stay here, in input order.
+    encoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="score-batch-encoder")
     try:
-        for k, chunk in enumerate(source.chunks(batch_size, skip=first)):
-            if max_rows is not None and scored >= max_rows:
+        next_first = first
+        pending: Future[_EncodedChunk | None] | None = (encoder.submit(read_and_encode, next_first)
+                                                         if max_rows is None or max_rows > 0 else None)
+        while pending is not None:
+            encoded = pending.result()
+            pending = None
+            if encoded is None:
+                writer.finish()
+                state.complete = True
+                state.position = {}
+                state.save(sidecar)
                 break
-            rows = _score_chunk(service, reason_model, tenant, first + k * batch_size, chunk, encoder_batch_size)
-            rows = [r for r in rows if r["row"] >= state.rows_done]
+            todo = encoded.first_row + len(encoded.rows) - max(state.rows_done, encoded.first_row)
             if max_rows is not None:
-                rows = rows[: max_rows - scored]
+                todo = min(todo, max_rows - scored)
+            next_first += batch_size
+            if max_rows is None or scored + todo < max_rows:
+                pending = encoder.submit(read_and_encode, next_first)
+            rows = [r for r in _decide_chunk(service, risk, tenant, encoded) if r["row"] >= state.rows_done][:todo]
             writer.write(rows)
             # The chunk is durable; only now does the progress file say so.
             state.rows_done += len(rows)
@@ -120,51 +156,71 @@ def score_batch(input_path: Path, output_path: Path, *, models: LoadedModels, po
             state.save(sidecar)
             scored += len(rows)
             bar.update(len(rows))
-        else:
-            writer.finish()
-            state.complete = True
-            state.position = {}
-            state.save(sidecar)
     finally:
+        encoder.shutdown(wait=True, cancel_futures=True)
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
         writer.close()
         bar.close()
     return BatchSummary(str(input_path), str(output_path), state.rows_done, scored, state.errors, resumed_from,
                         state.complete, time.perf_counter() - started)
 
 
-def _score_chunk(service: ScoringService, reason_model: Any, tenant: str, first_row: int, chunk: list[Any],
-                 encoder_batch_size: int) -> list[dict[str, Any]]:
-    out: list[dict[str, Any] | None] = [None] * len(chunk)
+@dataclass(slots=True)
+class _EncodedChunk:
+    """A chunk read, parsed and through the reason model: each row's error row, or its request and prediction."""
+
+    first_row: int
+    rows: list[dict[str, Any] | tuple[dict[str, Any], ReasonPrediction]]
+
+
+def _encode_chunk(reason_model: Any, first_row: int, chunk: list[Any],
+                  encoder_batch_size: int) -> _EncodedChunk:
+    rows: list[Any] = [None] * len(chunk)
     valid: list[tuple[int, dict[str, Any]]] = []
     for i, raw in enumerate(chunk):
         row = first_row + i
         if isinstance(raw, UnreadableRow):
-            out[i] = error_row(row, None, "unreadable_row", raw.message)
+            rows[i] = error_row(row, None, "unreadable_row", raw.message)
             continue
         try:
             request = request_from_row(raw)
         except InvalidInput as exc:
-            out[i] = error_row(row, raw.get("case_id"), exc.code, exc.message, exc.field)
+            rows[i] = error_row(row, raw.get("case_id"), exc.code, exc.message, exc.field)
             continue
         if request.get("document_ids"):
-            out[i] = error_row(row, request["case_id"], "documents_unavailable",
-                               "batch scoring does not read attached documents; score this return through the API",
-                               "document_ids")
+            rows[i] = error_row(row, request["case_id"], "documents_unavailable",
+                                "batch scoring does not read attached documents; score this return through the API",
+                                "document_ids")
             continue
         valid.append((i, request))
     # One reason-model call for the chunk; shortest texts first so each encoder batch pads little.
     order = sorted(range(len(valid)), key=lambda k: len(valid[k][1]["reason_text"]))
     predictions = reason_model.predict([valid[k][1]["reason_text"] for k in order], batch_size=encoder_batch_size)
-    by_position = dict(zip(order, predictions, strict=True))
-    for k, (i, request) in enumerate(valid):
+    for k, prediction in zip(order, predictions, strict=True):
+        i, request = valid[k]
+        rows[i] = (request, prediction)
+    return _EncodedChunk(first_row, rows)
+
+
+def _decide_chunk(service: ScoringService, risk: ChunkRisk | None, tenant: str,
+                  encoded: _EncodedChunk) -> list[dict[str, Any]]:
+    scored = [(i, r) for i, r in enumerate(encoded.rows) if isinstance(r, tuple)]
+    if risk is not None:
+        risk.prepare([request for _, (request, _) in scored], [prediction.code for _, (_, prediction) in scored])
+    out: list[dict[str, Any]] = [r for r in encoded.rows if not isinstance(r, tuple)]  # type: ignore[misc]
+    for i, (request, prediction) in scored:
+        row = encoded.first_row + i
         try:
-            decision = service.decide(tenant, request, reason_prediction=by_position[k])
-            out[i] = decision_row(first_row + i, decision)
+            decision = service.decide(tenant, request, reason_prediction=prediction)
+            out.append(decision_row(row, decision))
         except TriageError as exc:
-            out[i] = error_row(first_row + i, request["case_id"], exc.code, exc.message, getattr(exc, "field", None))
+            out.append(error_row(row, request["case_id"], exc.code, exc.message, getattr(exc, "field", None)))
         except Exception as exc:  # noqa: BLE001 — one odd row must not end an overnight run; it is reported
-            out[i] = error_row(first_row + i, request["case_id"], "unexpected_error", f"{type(exc).__name__}: {exc}")
-    return [r for r in out if r is not None]
+            out.append(error_row(row, request["case_id"], "unexpected_error", f"{type(exc).__name__}: {exc}"))
+    out.sort(key=lambda r: r["row"])
+    return out
 
 
 class _NoBar:
