@@ -88,11 +88,18 @@ def test_an_inspection_gets_a_recommendation_once_per_key_and_enters_the_decisio
     assert client.post("/v1/inspections", json=inspection("RMA-INS-1")).status_code == 400  # no key
 
 
-def test_a_low_confidence_recommendation_becomes_a_review_item(client, backend) -> None:  # type: ignore[no-untyped-def]
+def test_a_low_confidence_recommendation_becomes_a_review_item(client, backend, loaded_models,  # type: ignore[no-untyped-def]
+                                                                monkeypatch) -> None:
     defective_case(backend, "RMA-INS-2")
     defective_case(backend, "RMA-INS-3")
+    # Where this small test model puts one case is not the point: the bundle's threshold is raised above any
+    # confidence for the first inspection, so its recommendation is low-confidence whatever the model says.
+    recommender = loaded_models.disposition
+    threshold = recommender.abstain_below
+    monkeypatch.setattr(recommender, "abstain_below", 1.01)
     unsure = post(client, inspection("RMA-INS-2", grade="D", notes="does not power on, burnt smell",
                                      supplier=NO_VENDOR_RETURNS), "ins-2").json()
+    monkeypatch.setattr(recommender, "abstain_below", threshold)
     sure = post(client, inspection("RMA-INS-3"), "ins-3").json()
     assert unsure["recommendation"]["abstain"] and unsure["route"] == "review"
     assert not sure["recommendation"]["abstain"] and sure["review"] is None
