@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -118,8 +119,9 @@ class PolicyDocument:
     source: str = "<memory>"
     lines: dict[tuple[str, ...], int] = field(default_factory=dict, compare=False, repr=False)
 
-    @property
+    @cached_property
     def version(self) -> str:
+        # Hashed once: every decision reads it (twice), and the document is not changed after it is built.
         return f"{self.name}-{sha256_of(self.content)[:12]}"
 
     @property
