@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import json
 import threading
 import uuid
@@ -72,7 +71,6 @@ class ScoringService:
         shadow_store: ShadowPredictionStore | None = None,
     ) -> None:
         self.store = store
-        self._store_takes_evidence = _takes_audit_payload(store)
         self._models = models
         # With a registry the models can be swapped while serving (promotion); each request pins one snapshot.
         self.registry = registry
@@ -132,22 +130,16 @@ class ScoringService:
                 sla_due_at=decision.route.sla_due_at,
             )
         try:
-            self._save(decision, review_item, evidence, idempotency_key=idempotency_key,
-                       request_sha256=request_sha256, body=body)
+            # The audit payload built for the response: the decision document is built and serialised once.
+            self.store.save_decision(decision, review_item, idempotency_key=idempotency_key,
+                                     request_sha256=request_sha256, status_code=200, body=body,
+                                     audit_payload=evidence)
         except DuplicateIdempotencyKey:
             # Lost the race to a concurrent request with the same key: answer with what it stored.
             replay = self._replay(tenant, idempotency_key, request_sha256)
             assert replay is not None
             return replay
         return ScoreResult(status_code=200, body=body, replayed=False)
-
-    def _save(self, decision: Decision, review_item: ReviewItem | None, evidence: dict[str, Any], *,
-              idempotency_key: str, request_sha256: str, body: bytes) -> None:
-        """Store the decision with its response; a store that takes the audit payload gets the one already built
-        for the response, so the decision document is built and serialised once per request."""
-        extra = {"audit_payload": evidence} if self._store_takes_evidence else {}
-        self.store.save_decision(decision, review_item, idempotency_key=idempotency_key,
-                                 request_sha256=request_sha256, status_code=200, body=body, **extra)
 
     def decide(self, tenant: str, request: dict[str, Any], *,
                reason_prediction: ReasonPrediction | None = None) -> Decision:
@@ -238,15 +230,6 @@ def _response_body(evidence: dict[str, Any]) -> bytes:
     """The response to a fresh decision: its document (``evidence["decision"]``, from
     :func:`decision_entry_payload`) as compact JSON, the bytes a replay returns again."""
     return json.dumps(evidence["decision"], separators=(",", ":")).encode()
-
-
-def _takes_audit_payload(store: DecisionStore) -> bool:
-    """Whether ``store.save_decision`` accepts ``audit_payload`` (the SQL stores do; a minimal store need not)."""
-    save = getattr(store, "save_decision", None)  # a service that only decides (replay) has no store
-    try:
-        return save is not None and "audit_payload" in inspect.signature(save).parameters
-    except (TypeError, ValueError):
-        return False
 
 
 def _policy_evidence(policy: RoutingPolicy) -> dict[str, Any]:

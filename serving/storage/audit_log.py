@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Row, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
-from returns_triage.serving.domain.audit import GENESIS_HASH, AuditEntry, Checkpoint, chain_entry, compute_entry_hash
+from returns_triage.serving.domain.audit import GENESIS_HASH, AuditEntry, Checkpoint, compute_entry_hash
 from returns_triage.serving.domain.model import canonical_json, sha256_of
 from returns_triage.serving.storage.tables import audit_checkpoints, audit_entries, policy_documents
 
@@ -49,17 +49,9 @@ def _entry(row: Row[Any]) -> AuditEntry:
 def append_entry(conn: Connection, *, tenant: str, kind: str, subject_id: str, actor: str,
                  payload: dict[str, Any], created_at: str | None = None) -> AuditEntry:
     """Append one entry inside the caller's transaction, so it commits (or rolls back) with what it records."""
-    if conn.dialect.name == "postgresql":
-        # Held until the transaction ends; the next appender then reads the head this one committed.
-        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_CHAIN_LOCK})
-    head = conn.execute(
-        select(audit_entries.c.seq, audit_entries.c.entry_hash).order_by(audit_entries.c.seq.desc()).limit(1)
-    ).first()
-    seq, prev_hash = (1, GENESIS_HASH) if head is None else (int(head.seq) + 1, head.entry_hash)
-    entry = chain_entry(seq=seq, prev_hash=prev_hash, tenant=tenant, kind=kind, subject_id=subject_id, actor=actor,
-                        created_at=created_at or _now(), payload=payload)
-    conn.execute(audit_entries.insert().values(**entry.to_dict()))
-    return entry
+    draft = EntryDraft(tenant=tenant, kind=kind, subject_id=subject_id, actor=actor,
+                       payload=canonical_json(payload).decode())
+    return append_entries(conn, [draft], created_at=created_at)[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +77,7 @@ def append_entries(conn: Connection, drafts: Sequence[EntryDraft], *,
     if not drafts:
         return []
     if conn.dialect.name == "postgresql":
+        # Held until the transaction ends; the next appender then reads the head this one committed.
         conn.execute(_CHAIN_LOCK, {"k": _PG_CHAIN_LOCK})
     head = conn.execute(_HEAD).first()
     seq, prev_hash = (0, GENESIS_HASH) if head is None else (int(head.seq), head.entry_hash)

@@ -46,6 +46,7 @@ class DecisionStore(Protocol):
         request_sha256: str,
         status_code: int,
         body: bytes,
+        audit_payload: dict[str, Any] | None = None,
     ) -> None: ...
 
     def get_decision(self, tenant: str, decision_id: str) -> dict[str, Any] | None: ...

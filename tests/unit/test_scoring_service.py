@@ -38,7 +38,8 @@ class InMemoryStore:
         return self.keys.get((tenant, key))
 
     def save_decision(self, decision: Decision, review_item: ReviewItem | None, *, idempotency_key: str,
-                      request_sha256: str, status_code: int, body: bytes) -> None:
+                      request_sha256: str, status_code: int, body: bytes,
+                      audit_payload: dict[str, Any] | None = None) -> None:
         if (decision.case.tenant, idempotency_key) in self.keys:
             raise DuplicateIdempotencyKey(idempotency_key)
         self.keys[(decision.case.tenant, idempotency_key)] = StoredResponse(request_sha256, status_code, body,

@@ -65,9 +65,6 @@ class BatchSummary:
 class _NoStorage:
     """Batch scoring decides without storing; anything that tries to store is a bug."""
 
-    def save_decision(self, *args: Any, **kwargs: Any) -> None:  # looked at (not called) when the service starts
-        raise RuntimeError("batch scoring stores nothing (called save_decision)")
-
     def __getattr__(self, name: str) -> Any:
         raise RuntimeError(f"batch scoring stores nothing (called {name})")
 
