@@ -93,6 +93,7 @@ class GroupCommitDecisionStore:
         self._pending: deque[_Pending] = deque()
         self._cond = threading.Condition(threading.Lock())
         self._writing = False  # a request thread leads a group now
+        self._in_flight = 0  # decisions handed in and not answered yet (queued or in the group being written)
         self._select_keys = (select(idempotency_keys.c.key)
                              .where(idempotency_keys.c.tenant == bindparam("tenant"),
                                     idempotency_keys.c.key.in_(bindparam("keys", expanding=True))))
@@ -136,6 +137,7 @@ class GroupCommitDecisionStore:
         job.done.acquire()
         with self._cond:
             self._pending.append(job)
+            self._in_flight += 1
             job.lead = not self._writing
             self._writing = True
         if not job.lead:
@@ -145,6 +147,11 @@ class GroupCommitDecisionStore:
             self._lead()
         if job.error is not None:
             raise job.error
+
+    @property
+    def in_flight(self) -> int:
+        """Decisions handed to the store whose requests have not been answered yet."""
+        return self._in_flight
 
     def close(self, timeout: float = 10.0) -> None:
         """Wait up to ``timeout`` seconds for the groups being written (there is no thread to stop)."""
@@ -164,6 +171,7 @@ class GroupCommitDecisionStore:
             self._write(group)
         finally:
             with self._cond:
+                self._in_flight -= len(group)
                 if self._pending:
                     successor = self._pending[0]
                     successor.lead = True

@@ -5,6 +5,7 @@ error in one decision never reaching the others of its group."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -99,9 +100,11 @@ def test_queued_decisions_commit_as_one_group_with_one_chained_entry_each(backen
     errors: dict[int, BaseException] = {}
     with _writers_held(backend):
         # The first decision leads and waits on the held database; the others queue behind it.
-        threads = _start_saves(errors, store, made, [f"k{i}" for i in range(n)])
-        assert _count(backend, decisions) == 0  # nobody answered, nothing committed yet
+        threads, queued = _start_saves(errors, store, made, [f"k{i}" for i in range(n)])
+        committed_while_held = _count(backend, decisions)
     _join(threads)
+    assert queued, _NOT_QUEUED
+    assert committed_while_held == 0  # nobody answered, nothing committed yet
     assert errors == {}
     assert store.stats.decisions == n and store.stats.fallbacks == 0
     assert store.stats.largest_group >= n // 2 and store.stats.groups < n
@@ -117,8 +120,10 @@ def test_queued_decisions_commit_as_one_group_with_one_chained_entry_each(backen
 
 
 def _start_saves(errors: dict[int, BaseException], store: GroupCommitDecisionStore, made: list[Decision],
-                 keys: list[str]) -> list[threading.Thread]:
-    """One thread per decision; returns once all but the leader are queued (the database is held meanwhile)."""
+                 keys: list[str]) -> tuple[list[threading.Thread], bool]:
+    """One thread per decision; returns the threads and whether every decision reached the store while the database
+    is held: queued, in the group being written, or already refused (a key stored before needs no write lock).
+    The caller joins the threads before asserting, so a failed precondition leaves no request running."""
     def save(i: int) -> None:
         try:
             _save(store, made[i], keys[i])
@@ -128,11 +133,13 @@ def _start_saves(errors: dict[int, BaseException], store: GroupCommitDecisionSto
     threads = [threading.Thread(target=save, args=(i,)) for i in range(len(made))]
     for t in threads:
         t.start()
-    deadline = datetime.now(UTC) + timedelta(seconds=20)
-    while len(store._pending) < len(made) - 2 and datetime.now(UTC) < deadline:
-        threading.Event().wait(0.01)
-    assert len(store._pending) >= len(made) - 2, "decisions did not queue behind the group being written"
-    return threads
+    deadline = time.monotonic() + 20
+    while store.in_flight + len(errors) < len(made) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return threads, store.in_flight + len(errors) == len(made)
+
+
+_NOT_QUEUED = "decisions did not queue behind the group being written"
 
 
 def test_a_key_repeated_in_a_group_or_already_stored_writes_nothing(backend) -> None:  # type: ignore[no-untyped-def]
@@ -142,8 +149,9 @@ def test_a_key_repeated_in_a_group_or_already_stored_writes_nothing(backend) -> 
     keys = ["taken", "same", "same", "same", "k4", "k5", "k4", "k7"]
     errors: dict[int, BaseException] = {}
     with _writers_held(backend):
-        threads = _start_saves(errors, store, made, keys)
+        threads, queued = _start_saves(errors, store, made, keys)
     _join(threads)
+    assert queued, _NOT_QUEUED
     # One decision per distinct key: "taken" was stored before, "same" and "k4" only by their first request.
     assert all(isinstance(e, DuplicateIdempotencyKey) for e in errors.values())
     assert len(errors) == len(keys) - len(set(keys) - {"taken"})
@@ -163,8 +171,9 @@ def test_a_failing_decision_fails_alone_and_its_group_still_commits(backend) -> 
     made = [_decision("d01"), _decision("dup-id", case_id="RMA-other"), _decision("d03"), _decision("d04")]
     errors: dict[int, BaseException] = {}
     with _writers_held(backend):
-        threads = _start_saves(errors, store, made, [f"k{i}" for i in range(len(made))])
+        threads, queued = _start_saves(errors, store, made, [f"k{i}" for i in range(len(made))])
     _join(threads)
+    assert queued, _NOT_QUEUED
     assert set(errors) == {1} and isinstance(errors[1], IntegrityError)
     assert store.stats.fallbacks >= 1
     assert _count(backend, decisions) == 4  # the first one and three of the group
