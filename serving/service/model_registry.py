@@ -19,6 +19,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -220,6 +221,7 @@ class ModelRegistry:
     def for_settings(cls, settings: Any, **kwargs: Any) -> ModelRegistry:
         """The registry a serving process with these settings uses (store, fallback dir, public key, shadow)."""
         key = load_public_key(Path(settings.model_public_key)) if settings.model_public_key else None
+        kwargs.setdefault("loader", partial(load_models, encoder_threads=settings.encoder_threads))
         return cls(LocalModelStore(settings.model_store_dir), settings.model_dir, public_key=key,
                    shadow=settings.shadow_challenger, **kwargs)
 
@@ -351,4 +353,4 @@ def serving_models(settings: Any) -> LoadedModels:
                 dirs[family] = directory
     except (BundleIntegrityError, NotFound) as exc:
         return LoadedModels(load_errors=(exc.message,))
-    return load_models(settings.model_dir, bundle_dirs=dirs)
+    return load_models(settings.model_dir, bundle_dirs=dirs, encoder_threads=settings.encoder_threads)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -79,11 +80,13 @@ class LoadedModels:
             close()
 
 
-def load_models(model_dir: Path, *, bundle_dirs: Mapping[str, Path] | None = None) -> LoadedModels:
+def load_models(model_dir: Path, *, bundle_dirs: Mapping[str, Path] | None = None,
+                encoder_threads: int = 0) -> LoadedModels:
     """Load every bundle found under ``model_dir``; a bundle that fails verification is skipped and reported.
 
     ``bundle_dirs`` names another folder for some families (the local model store's champion, see
-    serving/service/model_registry.py); the others are read from ``model_dir/<family>``."""
+    serving/service/model_registry.py); the others are read from ``model_dir/<family>``. ``encoder_threads``
+    are the reason encoder's onnxruntime threads (0 = one per core); the small models run on one thread each."""
     from returns_triage.models.disposition import DispositionModel
     from returns_triage.models.documents import DocumentExtractor
     from returns_triage.models.fraud import FraudScorer
@@ -104,7 +107,7 @@ def load_models(model_dir: Path, *, bundle_dirs: Mapping[str, Path] | None = Non
         return model
 
     return LoadedModels(
-        reason=load("reason", ReasonModel.load, required=True),
+        reason=load("reason", partial(ReasonModel.load, intra_op_threads=encoder_threads), required=True),
         fraud=load("fraud", FraudScorer.load),
         documents=load("documents", DocumentExtractor.load),
         disposition=load("disposition", DispositionModel.load),

@@ -28,6 +28,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from returns_triage.serving.storage import make_engine, upgrade
 
+    if args.workers > 1 and not os.environ.get("TRIAGE_ENCODER_THREADS"):
+        # Each worker process runs its own encoder: share the cores out instead of N workers × cores threads.
+        # The workers read the variable when they build their settings.
+        os.environ["TRIAGE_ENCODER_THREADS"] = str(max(1, (os.cpu_count() or 1) // args.workers))
     settings = _settings()
     engine = make_engine(settings.database_url)
     upgrade(engine)
@@ -348,7 +352,7 @@ def cmd_score_batch(args: argparse.Namespace) -> int:
 
     settings = _settings()
     policy = DocumentPolicy.from_file(None if settings.policy_file == "default" else settings.policy_file)
-    models = load_models(settings.model_dir)
+    models = load_models(settings.model_dir, encoder_threads=settings.encoder_threads)
     if not settings.reason_cascade and hasattr(models.reason, "with_cascade"):
         # TRIAGE_REASON_CASCADE=off: every text takes the full model path, as in the API.
         models = dataclasses.replace(models, reason=models.reason.with_cascade(False))

@@ -66,6 +66,9 @@ class Settings:
     # The reason bundle's cheap first stage answers the texts it is sure of before the encoder runs
     # (models/reason/cascade.py); off = every text takes the full model path (TRIAGE_REASON_CASCADE=on|off).
     reason_cascade: bool = True
+    # onnxruntime threads of the reason encoder in each serving process (TRIAGE_ENCODER_THREADS); 0 = one per core.
+    # `triage serve --workers N` sets it to cores / N when unset, so N workers do not run N × cores threads.
+    encoder_threads: int = 0
     # Disposition and supplier recovery: a low-confidence recommendation waits this long for a person; this many
     # defect inspections of one supplier's SKU within this many days open a supplier claim.
     disposition_review_hours: float = 24.0
@@ -118,6 +121,8 @@ class Settings:
             raise ConfigurationError("TRIAGE_REASON_BATCH_MAX must be >= 1")
         if not 0 <= self.reason_batch_wait_ms <= 100:
             raise ConfigurationError("TRIAGE_REASON_BATCH_WAIT_MS must be between 0 and 100")
+        if self.encoder_threads < 0:
+            raise ConfigurationError("TRIAGE_ENCODER_THREADS must be >= 0 (0 = one per core)")
         if self.defect_pattern_count < 2 or self.defect_pattern_days <= 0 or self.disposition_review_hours <= 0:
             raise ConfigurationError("TRIAGE_DEFECT_PATTERN_COUNT must be >= 2, TRIAGE_DEFECT_PATTERN_DAYS and "
                                      "TRIAGE_DISPOSITION_REVIEW_HOURS > 0")
@@ -178,6 +183,7 @@ class Settings:
             reason_batch_max=int(number("TRIAGE_REASON_BATCH_MAX", 32, int)),
             reason_batch_wait_ms=float(number("TRIAGE_REASON_BATCH_WAIT_MS", 0.0)),
             reason_cascade=_flag(env, "TRIAGE_REASON_CASCADE", True),
+            encoder_threads=int(number("TRIAGE_ENCODER_THREADS", 0, int)),
             disposition_review_hours=float(number("TRIAGE_DISPOSITION_REVIEW_HOURS", 24.0)),
             defect_pattern_count=int(number("TRIAGE_DEFECT_PATTERN_COUNT", 3, int)),
             defect_pattern_days=float(number("TRIAGE_DEFECT_PATTERN_DAYS", 30.0)),

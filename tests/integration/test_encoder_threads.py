@@ -1,0 +1,59 @@
+"""The reason encoder's threads per serving process: one per core by default, TRIAGE_ENCODER_THREADS otherwise, and
+`triage serve --workers N` shares the cores out among its N workers instead of giving each of them all the cores."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+import pytest
+
+from returns_triage import cli
+from returns_triage.serving.service.models import load_models
+from returns_triage.settings import Settings
+
+
+def _encoder_threads(models) -> int:  # type: ignore[no-untyped-def]
+    return int(models.reason.encoder._session.get_session_options().intra_op_num_threads)
+
+
+def test_the_served_encoder_runs_on_the_threads_the_settings_give(model_dir: Path) -> None:
+    settings = Settings.from_env({"TRIAGE_ENCODER_THREADS": "1"})
+    assert settings.encoder_threads == 1
+    one = load_models(model_dir, encoder_threads=settings.encoder_threads)
+    default = load_models(model_dir)
+    try:
+        assert _encoder_threads(one) == 1
+        assert _encoder_threads(default) == 0  # onnxruntime's own choice: one per core
+        text = ["the box arrived crushed and the screen is cracked"]
+        assert one.reason.predict(text)[0].code == default.reason.predict(text)[0].code
+    finally:
+        one.close()
+        default.close()
+
+
+def test_a_negative_thread_count_fails_at_start_up() -> None:
+    from returns_triage.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError):
+        Settings.from_env({"TRIAGE_ENCODER_THREADS": "-1"})
+
+
+@pytest.mark.parametrize(("workers", "preset", "expected"), [(2, None, str(max(1, (os.cpu_count() or 1) // 2))),
+                                                             (1, None, None), (2, "3", "3")])
+def test_serve_shares_the_cores_among_its_workers(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, workers: int,
+                                                  preset: str | None, expected: str | None) -> None:
+    import uvicorn
+
+    seen: dict[str, object] = {}
+    monkeypatch.setenv("TRIAGE_DATABASE_URL", f"sqlite:///{tmp_path / 'serve.db'}")
+    if preset is None:
+        monkeypatch.delenv("TRIAGE_ENCODER_THREADS", raising=False)
+    else:
+        monkeypatch.setenv("TRIAGE_ENCODER_THREADS", preset)
+    # The server itself is not started: what matters is the environment its worker processes inherit.
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **kw: seen.update(kw, threads=os.environ.get("TRIAGE_ENCODER_THREADS")))
+    args = argparse.Namespace(host="127.0.0.1", port=0, workers=workers, log_level="warning")
+    assert cli.cmd_serve(args) == 0
+    assert seen["workers"] == workers and seen["threads"] == expected
