@@ -73,8 +73,8 @@ _DEFINITIONS = {
               "the last whole window is not sent); windows after the shift count from the one holding shift_day",
     "auto_approval_error": "per window, from the simulator's truth: wrong auto-approvals / auto-approvals among the "
                            "returns scored in it; wrong = a fraud, or a legitimate return whose predicted reason code "
-                           "is not its true one; audit samples and fail-safe holds went to a person and are not "
-                           "auto-approvals",
+                           "is not its true one; audit samples, fail-safe holds and returns held for inputs outside "
+                           "the vetted ranges went to a person and are not auto-approvals",
     "cbpe_gap": "per window after the reference and before the shift: |reason accuracy estimated when the window "
                 "closed - reason accuracy realised on the confirmed reasons known at the end of the run| in points",
     "straight_through": "auto-approvals / returns scored; after promotion: from the later of the promotion and the "
@@ -138,6 +138,7 @@ def run(quick: bool) -> BenchResult:
     from returns_triage.evaluation.monitoring.monitor import Monitor, MonitorConfig
     from returns_triage.evaluation.monitoring.worker import _encoder
     from returns_triage.serving.api import create_app
+    from returns_triage.serving.domain.failsafe import INPUTS_HOLD
     from returns_triage.serving.service.api_keys import ApiKeyService
     from returns_triage.serving.storage import make_engine, upgrade
     from returns_triage.serving.storage.api_keys import SqlApiKeyStore
@@ -220,6 +221,7 @@ def run(quick: bool) -> BenchResult:
                 scored.append({"day": float(day_of[i]), "route": doc["route"], "code": doc["reason"]["code"],
                                "fraud": bool(truth["is_fraud"][i]), "true_code": codes[i], "audit": audit,
                                "failsafe": any(c.startswith("fail-safe") for c in doc["reasons"]),
+                               "inputs_held": any(c.startswith(INPUTS_HOLD) for c in doc["reasons"]),
                                "segment": requests[i]["segment"]})
                 if audit:  # the audit sample (or fail-safe hold) is inspected: the whole truth, three days on
                     at = float(day_of[i]) + 3.0
@@ -362,7 +364,9 @@ def _figures(plan: _Plan, scored: list[dict[str, Any]], runs: list[dict[str, Any
         per_window.append({"window": w, "straight_through": st, "true_auto_approval_error": err,
                            "auto_approved": n_auto, "wrong_auto_approvals": wrong,
                            "failsafe_holds": sum(s["failsafe"] for s in scored
-                                                 if width * w <= s["day"] < width * (w + 1))})
+                                                 if width * w <= s["day"] < width * (w + 1)),
+                           "inputs_holds": sum(s["inputs_held"] for s in scored
+                                               if width * w <= s["day"] < width * (w + 1))})
     # What the monitor said when each window closed (estimate) and what it knew at the end (realised).
     final = origin + timedelta(days=max(s["day"] for s in scored) + 1)
     store = monitor.store
@@ -418,6 +422,12 @@ def _figures(plan: _Plan, scored: list[dict[str, Any]], runs: list[dict[str, Any
         post = [s for s in scored if s["day"] >= after_day]
     post_st = (sum(s["route"] == "auto_approve" for s in post) / len(post)) if post else None
     refused = events["refused"]
+    # What the per-return check on the vetted inputs costs: the share of returns it held (each would otherwise
+    # have been auto-approved or audit-sampled), before the shift (after the reference) and after promotion.
+    vetted_pre = [s for s in scored if width * plan.reference_windows <= s["day"] < plan.shift_day]
+    publications = [{"day": round((v.published_at - origin).total_seconds() / 86400, 2), "segment": v.segment,
+                     "cases": v.cases, "basis": v.basis, "numeric": {k: list(b) for k, b in v.numeric.items()}}
+                    for v, _ in reversed(store.vetted_inputs_history("default", limit=1000))]
     return {
         "windows_shift_to_performance_alert": windows_to_alert,
         "max_auto_approval_error_after_shift": max(after) if after else None,
@@ -438,6 +448,13 @@ def _figures(plan: _Plan, scored: list[dict[str, Any]], runs: list[dict[str, Any
         "auto_approval_error_before_shift_pooled": (
             sum(r["wrong_auto_approvals"] for r in per_window[:shift_window])
             / max(1, sum(r["auto_approved"] for r in per_window[:shift_window]))),
+        "inputs_held_share_pre_shift": (sum(s["inputs_held"] for s in vetted_pre) / len(vetted_pre)
+                                         if vetted_pre else None),
+        "inputs_held_share_after_promotion": (sum(s["inputs_held"] for s in post) / len(post)) if post else None,
+        "inputs_held_after_shift": sum(s["inputs_held"] for s in scored if s["day"] >= plan.shift_day),
+        "inputs_held_frauds_after_shift": sum(s["inputs_held"] and s["fraud"] for s in scored
+                                              if s["day"] >= plan.shift_day),
+        "vetted_inputs_publications": publications,
         "degraded_promotion_refused": None if refused is None else float(not refused["passed"]),
         "degraded_promotion_evidence": refused,
         "promotion": promo,

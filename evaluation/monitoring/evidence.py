@@ -124,8 +124,13 @@ class NoveltyRate:
             flags[c] = ~frame[c].astype(str).isin(seen).to_numpy()
         return flags
 
+    def flags(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+        """Per feature, which rows of ``frame`` lie outside the fitted ranges."""
+        return self._flags(frame, self.numeric_, self.known_)
+
     def fit(self, reference: pd.DataFrame) -> NoveltyRate:
         self.fitted_ = len(reference) >= self.min_reference
+        self.cases_ = len(reference)
         if not self.fitted_:
             return self
         self.numeric_, self.known_ = self._bounds(reference)

@@ -10,16 +10,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from returns_triage.serving.domain.failsafe import CATEGORICAL_INPUTS, INPUTS_HOLD, NUMERIC_INPUTS, case_inputs
+
 __all__ = ["window_frame", "audit_propensity", "FRAME_COLUMNS", "NUMERIC_FEATURES", "CATEGORICAL_FEATURES"]
 
 _PROPENSITY = re.compile(r"sampled with propensity ([0-9.]+)")
-NUMERIC_FEATURES = ["refund_amount", "unit_price", "account_age_days", "returns_last_365d", "prior_fraud_flags",
-                    "text_length"]
-CATEGORICAL_FEATURES = ["channel", "facility", "category", "claimed_condition"]
+# The inputs the router checks a return against (serving/domain/failsafe.py), read from a case the same way.
+NUMERIC_FEATURES = list(NUMERIC_INPUTS)
+CATEGORICAL_FEATURES = list(CATEGORICAL_INPUTS)
 FRAME_COLUMNS = ["decision_id", "case_ref", "created_at", "segment", *CATEGORICAL_FEATURES, *NUMERIC_FEATURES,
                  "reason_text", "route", "reason_code", "reason_confidence", "reason_abstain", "risk_score",
                  "model_version",
-                 "reason_model_version", "audit_propensity", "failsafe_held", "labelled", "label_fraud", "label_reason",
+                 "reason_model_version", "audit_propensity", "failsafe_held", "inputs_held", "labelled", "label_fraud",
+                 "label_reason",
                  "error"]
 
 
@@ -46,8 +49,6 @@ def window_frame(rows: list[dict[str, Any]], labels: dict[str, dict[str, Any]]) 
     out: list[dict[str, Any]] = []
     for r in rows:
         payload = r["payload"] or {}
-        line = payload.get("line") or {}
-        customer = payload.get("customer") or {}
         doc = r["document"] or {}
         label = labels.get(r["case_ref"], {})
         fraud = label.get("fraud")
@@ -57,23 +58,19 @@ def window_frame(rows: list[dict[str, Any]], labels: dict[str, dict[str, Any]]) 
         error = (float(bool(fraud) or (reason is not None and reason != r["reason_code"]) or rejected)
                  if labelled else float("nan"))
         text = str(payload.get("reason_text") or "")
+        reasons = [str(c) for c in doc.get("reasons") or ()]
         out.append({
             "decision_id": r["decision_id"], "case_ref": r["case_ref"], "created_at": r["created_at"],
-            "segment": r["segment"], "channel": r["channel"], "facility": r["facility"],
-            "category": str(line.get("category") or "unknown"),
-            "claimed_condition": str(payload.get("claimed_condition") or "unknown"),
-            "refund_amount": _number(payload.get("refund_amount")), "unit_price": _number(line.get("unit_price")),
-            "account_age_days": _number(customer.get("account_age_days")),
-            "returns_last_365d": _number(customer.get("returns_last_365d")),
-            "prior_fraud_flags": _number(customer.get("prior_fraud_flags")), "text_length": float(len(text)),
-            "reason_text": text, "route": r["route"], "reason_code": r["reason_code"],
+            "segment": r["segment"], **case_inputs(payload, r["channel"], r["facility"]), "reason_text": text,
+            "route": r["route"], "reason_code": r["reason_code"],
             "reason_confidence": float(r["reason_confidence"]),
             "reason_abstain": bool((doc.get("reason") or {}).get("abstain", False)),
             "risk_score": _number(r["risk_score"]),
             "model_version": str((r.get("model_versions") or {}).get("fraud", "")),
             "reason_model_version": str((r.get("model_versions") or {}).get("reason", "")),
             "audit_propensity": audit_propensity(doc),
-            "failsafe_held": any(str(c).startswith("fail-safe ") for c in doc.get("reasons") or ()),
+            "failsafe_held": any(c.startswith("fail-safe ") for c in reasons),
+            "inputs_held": any(c.startswith(INPUTS_HOLD) for c in reasons),
             "labelled": labelled, "label_fraud": np.nan if fraud is None else float(bool(fraud)),
             "label_reason": reason, "error": error,
         })

@@ -22,6 +22,12 @@ segment over the target on its own. A confirmed
 reason arrives with the inspection of the goods whatever the route, so it is not selected by the error (a fraud
 finding can be, which is why the auto-approval error itself counts audit samples only). The scope clears like a
 segment's, on its labelled holds since it opened.
+
+The window-level novelty test needs a few hours of traffic; the returns in those hours are judged one by one: each
+round and check publishes, per segment, the ranges of what was vetted (``vetted_inputs`` table), and the router
+holds a would-be auto-approval outside them. Vetted are the novelty baseline (the reference and the fail-safe
+periods that cleared on labels), the labelled returns newly promoted models were trained and gated on, and the
+held returns outside the ranges on a feature whose labels vouch for it; changed ranges are republished.
 """
 
 from __future__ import annotations
@@ -76,6 +82,8 @@ class MonitorConfig:
     reason_slices: bool = True  # hold one predicted reason code whose confirmed reasons show it wrong too often
     reason_slice_days: float = 91.0  # labelled history of the served reason model each code is judged on
     reason_slice_check_days: float = 1.0  # how often the code scopes are judged between rounds (they read months)
+    vetted_inputs: bool = True  # publish each segment's vetted input ranges; the router holds returns outside them
+    promotion_vetted_days: float = 90.0  # labelled history before newly promoted models served, vetted with them
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +137,11 @@ class _Context:
     origin: datetime
     reference: pd.DataFrame
     estimator: ConfidenceBasedEstimator | None
-    novelty: dict[tuple[str, tuple[str, ...]], NoveltyRate] = field(default_factory=dict)
+    complete: bool = True  # the reference windows have closed (before, nothing is published)
+    as_of: datetime | None = None
+    novelty: dict[tuple[Any, ...], tuple[NoveltyRate, NoveltyRate, str]] = field(default_factory=dict)
+    promoted: dict[tuple[str, str], tuple[pd.DataFrame, str]] = field(default_factory=dict)
+    inputs_holds: pd.DataFrame | None = None  # labelled returns held for inputs outside the vetted ranges
 
 
 class Monitor:
@@ -178,7 +190,7 @@ class Monitor:
         # The estimate speaks only once the served probabilities were recalibrated on labelled history.
         if estimator is not None and (current < cfg.reference_windows or estimator.reason_map_ is None):
             estimator = None
-        context = _Context(origin, reference, estimator)
+        context = _Context(origin, reference, estimator, complete=current >= cfg.reference_windows, as_of=as_of)
         self._contexts[tenant] = context
         return context
 
@@ -271,22 +283,134 @@ class Monitor:
         context = self._contexts.get(tenant) or self._context(tenant, as_of)
         return [] if context is None else self._failsafe(tenant, as_of, context)
 
-    def _novelty(self, tenant: str, segment: str, context: _Context,
-                 history: list[FailsafeState]) -> NoveltyRate:
-        """The segment's novelty baseline: the reference plus every period a fail-safe held the segment and
-        then cleared on labels — traffic that was reviewed case by case and found within the target."""
+    def _novelty(self, tenant: str, segment: str, context: _Context, history: list[FailsafeState],
+                 served: tuple[str | None, str | None] = (None, None)) -> NoveltyRate:
+        return self._vetted(tenant, segment, context, history, served)[0]
+
+    def _vetted(self, tenant: str, segment: str, context: _Context, history: list[FailsafeState],
+                served: tuple[str | None, str | None]) -> tuple[NoveltyRate, NoveltyRate, str]:
+        """The segment's novelty baseline, the ranges to publish and what they were fitted on.
+
+        The baseline is the reference plus every period a fail-safe held the segment and then cleared on labels —
+        traffic reviewed case by case and found within the target: whole periods of traffic, so its out-of-sample
+        novelty rate is a fair null for the novelty test. The published ranges also take in returns vetted one by
+        one: once models other than the reference's serve, the labelled returns of the ``promotion_vetted_days``
+        before they first served (what retraining learned from and the promotion gate judged them on), and the held
+        returns outside the ranges on a feature whose labels vouch for it. Those are selected returns (labelled,
+        or outside by construction), so they widen the ranges without entering the novelty test's null."""
         vetted = [s for s in history if s.segment == segment and s.cleared_at is not None]
-        key = (segment, tuple(sorted(s.state_id for s in vetted)))
+        promoted, promoted_basis = self._promoted(tenant, context, served)
+        holds = self._inputs_holds(tenant, context, served)
+        holds = holds[holds["segment"] == segment]
+        key = (segment, tuple(sorted(s.state_id for s in vetted)), promoted_basis, len(holds))
         found = context.novelty.get(key)
         if found is None:
-            parts = [context.reference[context.reference["segment"] == segment]]
+            ref = context.reference[context.reference["segment"] == segment]
+            parts = [ref]
+            basis = [f"{len(ref)} reference returns"]
             for s in vetted:
                 assert s.cleared_at is not None
                 held = self._frame(tenant, s.opened_at, s.cleared_at, s.cleared_at)
                 parts.append(held[held["segment"] == segment])
-            found = NoveltyRate().fit(pd.concat(parts, ignore_index=True))
+                basis.append(f"{len(parts[-1])} returns of fail-safe {s.state_id[:8]} "
+                             f"({s.opened_at:%Y-%m-%d}–{s.cleared_at:%Y-%m-%d}, cleared on labels)")
+            base = pd.concat(parts, ignore_index=True)
+            novelty = NoveltyRate().fit(base)
+            ranges = novelty
+            if promoted is not None:
+                # A return is counted once, however many of these parts hold it.
+                extra = promoted[(promoted["segment"] == segment) & ~promoted["decision_id"].isin(base["decision_id"])]
+                if len(extra):
+                    base = pd.concat([base, extra], ignore_index=True)
+                    basis.append(f"{len(extra)} {promoted_basis}")
+                    ranges = NoveltyRate().fit(base)
+            absorbed, features = self._vetted_holds(ranges, holds[~holds["decision_id"].isin(base["decision_id"])])
+            if len(absorbed):
+                ranges = NoveltyRate().fit(pd.concat([base, absorbed], ignore_index=True))
+                basis.append(f"{len(absorbed)} labelled returns held outside the ranges on {', '.join(features)} "
+                             f"and found within the target")
+            found = (novelty, ranges, ", ".join(basis))
             context.novelty[key] = found
         return found
+
+    def _inputs_holds(self, tenant: str, context: _Context, served: tuple[str | None, str | None]) -> pd.DataFrame:
+        """The labelled returns of the models serving now held for inputs outside the vetted ranges, over the last
+        ``reason_slice_days`` (read once per round)."""
+        if context.inputs_holds is None:
+            end = context.as_of or datetime.now(UTC)
+            frame = self._frame(tenant, end - timedelta(days=self.config.reason_slice_days), end, end)
+            frame = frame[frame["inputs_held"].astype(bool) & frame["labelled"].astype(bool)]
+            context.inputs_holds = frame
+        frame = context.inputs_holds
+        reason, fraud = served
+        if reason and fraud:
+            frame = frame[(frame["reason_model_version"] == reason) & (frame["model_version"] == fraud)]
+        return frame
+
+    def _vetted_holds(self, novelty: NoveltyRate, holds: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+        """The held returns whose every input outside ``novelty``'s ranges is on a feature the labelled holds vouch
+        for: at least ``min_audit_labels`` of them outside on it, their error's upper bound within the target (as a
+        fail-safe clears). One feature at a time, so a region the labels condemn stays held."""
+        cfg = self.config
+        if holds.empty or not getattr(novelty, "fitted_", False):
+            return holds.iloc[:0], []
+        flags = novelty.flags(holds)
+        errors = holds["error"].to_numpy(float)
+        vouched = []
+        for name, outside in flags.items():
+            n = int(outside.sum())
+            if n < cfg.min_audit_labels:
+                continue
+            k = float(errors[outside].sum())
+            if error_upper_bound(ErrorEvidence(k / n, float(n), k, n), cfg.clear_confidence) <= cfg.alpha:
+                vouched.append(name)
+        if not vouched:
+            return holds.iloc[:0], []
+        unvouched = [f for name, f in flags.items() if name not in vouched]
+        keep = ~np.logical_or.reduce(unvouched) if unvouched else np.ones(len(holds), dtype=bool)
+        keep &= np.logical_or.reduce([flags[name] for name in vouched])
+        return holds[keep], vouched
+
+    def _promoted(self, tenant: str, context: _Context,
+                  served: tuple[str | None, str | None]) -> tuple[pd.DataFrame | None, str]:
+        """The labelled returns vetted with the models serving now when they are not the reference's, or None."""
+        reason, fraud = served
+        if not reason or not fraud or context.reference.empty:
+            return None, ""
+        ref = set(zip(context.reference["reason_model_version"], context.reference["model_version"], strict=True))
+        if (reason, fraud) in ref:
+            return None, ""
+        found = context.promoted.get((reason, fraud))
+        if found is None:
+            first = self.store.first_decision_with(tenant, {"reason": reason, "fraud": fraud})
+            if first is None:
+                return None, ""
+            days = self.config.promotion_vetted_days
+            frame = self._frame(tenant, first - timedelta(days=days), first, first)
+            found = (frame[frame["labelled"].astype(bool)],
+                     f"labelled returns of the {days:g} days before models {reason}, {fraud} first served "
+                     f"({first:%Y-%m-%d %H:%M})")
+            context.promoted[(reason, fraud)] = found
+        return found
+
+    def _publish(self, tenant: str, as_of: datetime, context: _Context, history: list[FailsafeState],
+                 served: tuple[str | None, str | None], segments: set[str]) -> None:
+        """Publish each segment's vetted inputs when they changed (a new reference, a cleared fail-safe period,
+        newly promoted models): the router holds every would-be auto-approval outside them."""
+        if not self.config.vetted_inputs or not context.complete:
+            return
+        for segment in sorted(segments - {ALL}):
+            if len(segment) > _SCOPE_CHARS:
+                continue
+            _, ranges, basis = self._vetted(tenant, segment, context, history, served)
+            if not getattr(ranges, "fitted_", False):
+                continue
+            published, new = self.store.publish_vetted_inputs(
+                tenant, segment=segment, numeric=ranges.numeric_, known=ranges.known_, cases=ranges.cases_,
+                basis=basis, now=as_of)
+            if new:
+                log.info("vetted inputs %s published for tenant %s segment %s (%s)", published.inputs_id[:8], tenant,
+                         segment, basis)
 
     def _failsafe(self, tenant: str, as_of: datetime, context: _Context,
                   reason_scopes: bool = False) -> list[FailsafeChange]:
@@ -296,6 +420,7 @@ class Monitor:
         every = {s.segment: s for s in self.store.open_failsafes() if s.tenant == tenant}
         open_states = {k: s for k, s in every.items() if s.reason_code is None}
         history = self.store.failsafe_history(tenant)
+        served = self._served_models(tenant, as_of)
         changes: list[FailsafeChange] = []
         last = self._reason_checked.get(tenant)
         if cfg.reason_slices and (reason_scopes or last is None
@@ -310,7 +435,8 @@ class Monitor:
             part = frame[frame["segment"] == segment]
             state = open_states.get(segment)
             if state is None:
-                verdict = self._breach(part, context, self._novelty(tenant, segment, context, history), as_of)
+                verdict = self._breach(part, context, self._novelty(tenant, segment, context, history, served),
+                                      as_of)
                 if verdict is not None:
                     metric, value, why = verdict
                     opened = self.store.open_failsafe(tenant, segment=segment, factor=cfg.failsafe_factor,
@@ -324,6 +450,10 @@ class Monitor:
                 self.store.clear_failsafe(state.state_id, reason=why, now=as_of)
                 log.warning("fail-safe cleared for tenant %s segment %s: %s", tenant, segment, why)
                 changes.append(FailsafeChange("cleared", replace(state, cleared_at=as_of, cleared_reason=why), why))
+        if any(c.action == "cleared" for c in changes):
+            history = self.store.failsafe_history(tenant)  # a cleared period is vetted traffic now
+        self._publish(tenant, as_of, context, history, served,
+                      set(context.reference["segment"]) | set(frame["segment"]))
         return changes
 
     def _reason_failsafe(self, tenant: str, as_of: datetime,

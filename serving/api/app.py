@@ -152,7 +152,9 @@ def create_app(
     # A bad policy document fails here, at start-up, naming the file and line.
     policy = DocumentPolicy.from_file(None if settings.policy_file == "default" else settings.policy_file)
     # Fail-safe states written by `triage monitor` tighten the live policy (never the shadow one).
-    policy.failsafe = FailsafeBoard(SqlMonitoringStore(engine).open_failsafes,
+    monitoring_store = SqlMonitoringStore(engine)
+    policy.failsafe = FailsafeBoard(monitoring_store.open_failsafes,
+                                    load_inputs=monitoring_store.current_vetted_inputs,
                                     refresh_seconds=settings.failsafe_refresh_seconds)
     shadow = None
     if settings.shadow_policy_file:

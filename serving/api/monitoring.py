@@ -1,5 +1,5 @@
-"""HTTP edge of monitoring, read-only: ``/v1/monitoring/windows``, ``/alerts``, ``/failsafe`` and the Evidently
-HTML report of a window (``/reports/{window_id}``).
+"""HTTP edge of monitoring, read-only: ``/v1/monitoring/windows``, ``/alerts``, ``/failsafe``, ``/vetted-inputs``
+and the Evidently HTML report of a window (``/reports/{window_id}``).
 
 Everything here reads what `triage monitor` stored (database rows and report files under
 ``$TRIAGE_HOME/monitoring``); the API process never computes drift and never imports Evidently. Reads are scoped
@@ -70,6 +70,18 @@ class FailsafePage(Struct, kw_only=True):
     history: list[FailsafeOut]
 
 
+class VettedInputsOut(Struct, kw_only=True):
+    inputs_id: str
+    segment: str
+    numeric: dict[str, list[float]]
+    known: dict[str, list[str]]
+    cases: int
+    basis: str
+    published_at: str
+    superseded_at: str | None
+    current: bool
+
+
 def reports_dir(home: Path) -> Path:
     """Where `triage monitor` keeps the per-window HTML reports, and the only place this API serves them from."""
     return home / "monitoring" / "reports"
@@ -122,6 +134,20 @@ def get_failsafe(state: State, principal: Principal, limit: _LIMIT = 100) -> Fai
     return FailsafePage(active=[s for s in history if s.cleared_at is None], history=history)
 
 
+@get("/vetted-inputs", sync_to_thread=True, tags=["monitoring"],
+     summary="The input ranges the monitor vetted per segment; a would-be auto-approval outside its segment's current "
+             "ones goes to a person")
+def list_vetted_inputs(request: Request[Any, Any, Any], state: State, principal: Principal,
+                       segment: str | None = None, limit: _LIMIT = 100) -> list[VettedInputsOut]:
+    _one_each(request, "segment", "limit")
+    out = []
+    for vetted, superseded_at in _store(state).vetted_inputs_history(principal.tenant, segment=segment, limit=limit):
+        body = {k: v for k, v in vetted.to_dict().items() if k != "tenant"}
+        out.append(VettedInputsOut(**body, superseded_at=None if superseded_at is None else superseded_at.isoformat(),
+                                   current=superseded_at is None))
+    return out
+
+
 @get("/reports/{window_id:str}", sync_to_thread=True, tags=["monitoring"], media_type="text/html",
      summary="The Evidently drift report of a window (self-contained HTML)")
 def get_report(window_id: str, state: State, principal: Principal) -> Response[bytes]:
@@ -169,4 +195,4 @@ def monitoring_collector(ctx: Any) -> Iterable[Any]:
 def monitoring_router() -> Router:
     """The monitoring read routes, mounted under ``/v1/monitoring`` by ``create_app``."""
     return Router(path="/v1/monitoring", route_handlers=[list_windows, get_window, list_alerts, get_failsafe,
-                                                         get_report])
+                                                         list_vetted_inputs, get_report])

@@ -89,6 +89,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "GET /v1/monitoring/windows/{window_id}": _MONITORING,
     "GET /v1/monitoring/alerts": _MONITORING,
     "GET /v1/monitoring/failsafe": _MONITORING | {"auditor"},
+    "GET /v1/monitoring/vetted-inputs": _MONITORING | {"auditor"},
     "GET /v1/monitoring/reports/{window_id}": frozenset({"data_scientist", "admin"}),
 }
 assert all(roles <= set(ROLES) for roles in PERMISSIONS.values())

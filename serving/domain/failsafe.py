@@ -10,10 +10,16 @@ segment to a person. Standard library only.
 A state's ``segment`` is its scope: a segment name, ``"*"`` for every segment, or ``"reason=CODE"`` for the
 returns the reason model gives one code, in every segment (:func:`reason_scope`): the monitor holds a code whose
 confirmed reasons show the model wrong on it more often than the target allows, while other codes keep flowing.
+
+Beside the states, the monitor publishes per tenant and segment the inputs it has vetted (:class:`VettedInputs`:
+ranges of :data:`NUMERIC_INPUTS`, known values of :data:`CATEGORICAL_INPUTS`). A would-be auto-approval whose
+inputs lie outside its segment's ranges goes to a person at once, return by return — before any window-level test
+can see that the traffic moved. No ranges published for a segment: no effect.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -21,10 +27,39 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-__all__ = ["ALL_SEGMENTS", "REASON_SCOPE", "FailsafeState", "FailsafeBoard", "reason_scope", "tightened_gates"]
+__all__ = ["ALL_SEGMENTS", "REASON_SCOPE", "INPUTS_HOLD", "NUMERIC_INPUTS", "CATEGORICAL_INPUTS", "FailsafeState",
+           "FailsafeBoard", "VettedInputs", "case_inputs", "reason_scope", "tightened_gates"]
 
 ALL_SEGMENTS = "*"
 REASON_SCOPE = "reason="  # prefix of a scope that holds one predicted reason code in every segment
+INPUTS_HOLD = "inputs outside the vetted ranges"  # how a decision held by VettedInputs names the hold
+NUMERIC_INPUTS = ("refund_amount", "unit_price", "account_age_days", "returns_last_365d", "prior_fraud_flags",
+                  "text_length")
+CATEGORICAL_INPUTS = ("channel", "facility", "category", "claimed_condition")
+
+
+def _number(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def case_inputs(payload: dict[str, Any], channel: str, facility: str) -> dict[str, Any]:
+    """The inputs a return is vetted on, from its request (``payload``) and its case's channel and facility: the
+    same values the monitor fits the ranges on. A missing number is NaN (never outside), a missing category
+    ``"unknown"``."""
+    line = payload.get("line") or {}
+    customer = payload.get("customer") or {}
+    return {
+        "refund_amount": _number(payload.get("refund_amount")), "unit_price": _number(line.get("unit_price")),
+        "account_age_days": _number(customer.get("account_age_days")),
+        "returns_last_365d": _number(customer.get("returns_last_365d")),
+        "prior_fraud_flags": _number(customer.get("prior_fraud_flags")),
+        "text_length": float(len(str(payload.get("reason_text") or ""))),
+        "channel": str(channel), "facility": str(facility), "category": str(line.get("category") or "unknown"),
+        "claimed_condition": str(payload.get("claimed_condition") or "unknown"),
+    }
 
 
 def reason_scope(code: str) -> str:
@@ -80,6 +115,49 @@ class FailsafeState:
         return out
 
 
+@dataclass(frozen=True, slots=True)
+class VettedInputs:
+    """The inputs the monitor vetted for one tenant and segment: each numeric feature's range and each categorical
+    feature's known values, fitted on ``cases`` returns described by ``basis``. Features absent here are not
+    checked."""
+
+    inputs_id: str
+    tenant: str
+    segment: str
+    numeric: dict[str, tuple[float, float]]
+    known: dict[str, frozenset[str]]
+    cases: int
+    basis: str  # what the ranges were fitted on, in a sentence
+    published_at: datetime
+
+    def outside(self, inputs: dict[str, Any]) -> tuple[str, ...]:
+        """One finding per feature of ``inputs`` (see :func:`case_inputs`) outside the vetted ranges."""
+        findings: list[str] = []
+        for name, (low, high) in self.numeric.items():
+            x = inputs.get(name)
+            if not isinstance(x, int | float) or not math.isfinite(x) or low <= x <= high:
+                continue
+            side = "below" if x < low else "above"
+            findings.append(f"{name} {x:g} {side} the vetted {low:g}–{high:g}")
+        for name, seen in self.known.items():
+            value = inputs.get(name)
+            if value is not None and str(value) not in seen:
+                findings.append(f"{name} {value!s} never vetted in this segment")
+        return tuple(findings)
+
+    def clause(self, findings: Iterable[str]) -> str:
+        """How a decision held for ``findings`` names the hold (``INPUTS_HOLD`` and the ranges' id first)."""
+        return (f"{INPUTS_HOLD} {self.inputs_id[:8]} (segment {self.segment}, published "
+                f"{self.published_at:%Y-%m-%d %H:%M}, from {self.cases} returns): {'; '.join(findings)}; the models "
+                f"were not checked on such inputs, so a person decides")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"inputs_id": self.inputs_id, "tenant": self.tenant, "segment": self.segment,
+                "numeric": {k: [lo, hi] for k, (lo, hi) in self.numeric.items()},
+                "known": {k: sorted(v) for k, v in self.known.items()}, "cases": self.cases, "basis": self.basis,
+                "published_at": self.published_at.isoformat()}
+
+
 def tightened_gates(min_reason_confidence: float, max_fraud_risk: float, factor: float) -> tuple[float, float]:
     """The gates under a fail-safe ``factor``: the room above the confidence gate and below the risk gate shrink
     to ``factor`` of what the policy allows."""
@@ -88,19 +166,24 @@ def tightened_gates(min_reason_confidence: float, max_fraud_risk: float, factor:
 
 
 class FailsafeBoard:
-    """The open fail-safe states, reloaded at most every ``refresh_seconds`` (0 = on every lookup).
+    """The open fail-safe states and the current vetted inputs, reloaded at most every ``refresh_seconds`` (0 = on
+    every lookup).
 
-    ``load`` returns the open states of every tenant; a failing load keeps the last good states (the router must
-    not loosen itself because the database blinked).
+    ``load`` returns the open states of every tenant, ``load_inputs`` (optional) the current
+    :class:`VettedInputs` of every tenant and segment; a failing load keeps the last good ones (the router must not
+    loosen itself because the database blinked).
     """
 
     def __init__(self, load: Callable[[], Iterable[FailsafeState]], *, refresh_seconds: float = 5.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 load_inputs: Callable[[], Iterable[VettedInputs]] | None = None) -> None:
         self._load = load
+        self._load_inputs = load_inputs
         self.refresh_seconds = refresh_seconds
         self._clock = clock
         self._lock = threading.Lock()
         self._states: dict[str, list[FailsafeState]] = {}
+        self._inputs: dict[tuple[str, str], VettedInputs] = {}
         self._loaded_at: float | None = None
 
     def refresh(self) -> None:
@@ -108,13 +191,17 @@ class FailsafeBoard:
         for state in self._load():
             if state.active:
                 states.setdefault(state.tenant, []).append(state)
+        inputs: dict[tuple[str, str], VettedInputs] = {}
+        for vetted in self._load_inputs() if self._load_inputs is not None else ():
+            key = (vetted.tenant, vetted.segment)
+            if key not in inputs or vetted.published_at > inputs[key].published_at:
+                inputs[key] = vetted
         with self._lock:
             self._states = states
+            self._inputs = inputs
             self._loaded_at = self._clock()
 
-    def for_case(self, tenant: str, segment: str, reason_code: str | None = None) -> FailsafeState | None:
-        """The most restrictive open state covering this tenant and segment (or the case's predicted
-        ``reason_code``), if any."""
+    def _fresh(self) -> None:
         now = self._clock()
         if self._loaded_at is None or now - self._loaded_at >= self.refresh_seconds:
             try:
@@ -122,5 +209,15 @@ class FailsafeBoard:
             except Exception:  # noqa: BLE001 - keep routing on the last known states
                 if self._loaded_at is None:
                     raise
+
+    def for_case(self, tenant: str, segment: str, reason_code: str | None = None) -> FailsafeState | None:
+        """The most restrictive open state covering this tenant and segment (or the case's predicted
+        ``reason_code``), if any."""
+        self._fresh()
         matching = [s for s in self._states.get(tenant, ()) if s.applies_to(segment, reason_code)]
         return min(matching, key=lambda s: (s.factor, s.opened_at)) if matching else None
+
+    def inputs_for(self, tenant: str, segment: str) -> VettedInputs | None:
+        """The inputs vetted for this tenant and segment, or None while the monitor has published none."""
+        self._fresh()
+        return self._inputs.get((tenant, segment))

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from returns_triage.serving.domain.failsafe import FailsafeBoard, tightened_gates
+from returns_triage.serving.domain.failsafe import FailsafeBoard, case_inputs, tightened_gates
 from returns_triage.serving.domain.model import (
     Decision,
     DocumentAssessment,
@@ -45,7 +45,7 @@ class Assessment:
     settings: dict[str, tuple[Any, str]]  # effective setting -> (value, where it came from)
     audit_propensity: float  # P(an eligible case is sampled for audit) under these settings
     audit_sampled: bool
-    failsafe: str | None = None  # the open fail-safe that holds this otherwise eligible case, by its clause
+    failsafe: str | None = None  # the open fail-safe or vetted-inputs check holding this eligible case, by its clause
 
     @property
     def eligible(self) -> bool:
@@ -138,6 +138,8 @@ class DocumentPolicy:
         rate, _ = s["audit_sample_rate"]
         eligible = not violations and not holds
         failsafe = self._failsafe_gate(case, reason, risk, s, evidence) if eligible else None
+        if eligible and failsafe is None:
+            failsafe = self._inputs_gate(case)
         return Assessment(
             violations=tuple(violations), holds=tuple(holds), evidence=tuple(evidence), settings=s,
             audit_propensity=float(rate), audit_sampled=eligible and audit_draw(case) < rate, failsafe=failsafe,
@@ -162,6 +164,15 @@ class DocumentPolicy:
                             f"≤ {max_risk:.1%}{joint}")
             return None
         return state.clause()
+
+    def _inputs_gate(self, case: ReturnCase) -> str | None:
+        """The clause that holds an eligible case whose inputs lie outside what the monitor vetted for its segment
+        (every feature outside, and why), or None — also while no ranges are published."""
+        vetted = self.failsafe.inputs_for(case.tenant, case.segment) if self.failsafe is not None else None
+        if vetted is None:
+            return None
+        findings = vetted.outside(case_inputs(case.payload, case.channel, case.facility))
+        return vetted.clause(findings) if findings else None
 
     def route(self, case: ReturnCase, reason: ReasonAssessment, risk: RiskAssessment | None, now: datetime,
               documents: DocumentAssessment | None = None) -> Route:

@@ -33,7 +33,7 @@ from returns_triage.serving.domain.policy_document import PolicyDocument, load_p
 from returns_triage.serving.service.models import LoadedModels
 from returns_triage.serving.service.scoring import ScoringService
 from returns_triage.serving.storage.audit_log import SqlAuditLog
-from returns_triage.serving.storage.monitoring import state_from_row
+from returns_triage.serving.storage.monitoring import recorded_vetted_inputs, state_from_row
 from returns_triage.serving.storage.tables import (
     audit_entries,
     cases,
@@ -240,7 +240,8 @@ def _recorded_failsafes(engine: Engine, tenant: str, document: dict[str, Any]) -
                 failsafe_states.c.tenant == tenant,
                 or_(*(failsafe_states.c.state_id.startswith(p, autoescape=True) for p in prefixes))))
             states = [replace(state_from_row(row), cleared_at=None, cleared_reason=None) for row in rows]
-    return FailsafeBoard(lambda: states, refresh_seconds=float("inf"))
+    inputs = recorded_vetted_inputs(engine, tenant, texts)  # the vetted inputs that held it, as published then
+    return FailsafeBoard(lambda: states, load_inputs=lambda: inputs, refresh_seconds=float("inf"))
 
 
 def _normal(value: Any) -> Any:

@@ -1,17 +1,21 @@
 """Monitoring storage: what `triage monitor` reads (decisions with the labels known at a time) and writes (window
-results, alerts, fail-safe states). The API only reads through here; the monitor worker writes."""
+results, alerts, fail-safe states, vetted inputs). The API only reads through here; the monitor worker writes."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, delete, func, select, update
+from sqlalchemy import Engine, and_, delete, func, or_, select, update
 
 from returns_triage.errors import NotFound
-from returns_triage.serving.domain.failsafe import FailsafeState
+from returns_triage.serving.domain.failsafe import INPUTS_HOLD, FailsafeState, VettedInputs
 from returns_triage.serving.domain.webhooks import MONITORING_ALERT
 from returns_triage.serving.storage.tables import (
     cases,
@@ -21,10 +25,12 @@ from returns_triage.serving.storage.tables import (
     monitoring_windows,
     outcomes,
     review_decisions,
+    vetted_inputs,
 )
 from returns_triage.serving.storage.webhooks import enqueue_event
 
-__all__ = ["SqlMonitoringStore", "AlertRecord", "MONITORING_ALERT", "state_from_row"]
+__all__ = ["SqlMonitoringStore", "AlertRecord", "MONITORING_ALERT", "state_from_row", "inputs_from_row",
+           "recorded_vetted_inputs"]
 
 # The decisions table also holds disposition recommendations (kind "disposition"): monitoring judges returns.
 _RETURNS = decisions.c.kind == "return"
@@ -68,6 +74,37 @@ def state_from_row(row: Any) -> FailsafeState:
                          cleared_reason=row.cleared_reason)
 
 
+def inputs_from_row(row: Any) -> VettedInputs:
+    """A ``vetted_inputs`` row as the router's :class:`VettedInputs`."""
+    return VettedInputs(inputs_id=row.inputs_id, tenant=row.tenant, segment=row.segment,
+                        numeric={k: (float(v[0]), float(v[1])) for k, v in (row.numeric or {}).items()},
+                        known={k: frozenset(str(x) for x in v) for k, v in (row.known or {}).items()},
+                        cases=row.cases, basis=row.basis,
+                        published_at=_utc(row.published_at))  # type: ignore[arg-type]
+
+
+_INPUTS_CLAUSE = re.compile(re.escape(INPUTS_HOLD) + r" ([0-9a-f]{8}) \(")
+
+
+def recorded_vetted_inputs(engine: Engine, tenant: str, texts: Iterable[str]) -> list[VettedInputs]:
+    """The vetted inputs a decision's reasons or explanation (``texts``) name as having held it, as published
+    then (a replay routes with these, superseded or not)."""
+    prefixes = sorted({m.group(1) for t in texts for m in _INPUTS_CLAUSE.finditer(str(t))})
+    if not prefixes:
+        return []
+    with engine.connect() as conn:
+        rows = conn.execute(select(vetted_inputs).where(
+            vetted_inputs.c.tenant == tenant,
+            or_(*(vetted_inputs.c.inputs_id.startswith(p, autoescape=True) for p in prefixes))))
+        return [inputs_from_row(r) for r in rows]
+
+
+def _content_sha256(numeric: dict[str, tuple[float, float]], known: dict[str, Iterable[str]]) -> str:
+    content = {"numeric": {k: [float(lo), float(hi)] for k, (lo, hi) in sorted(numeric.items())},
+               "known": {k: sorted(str(x) for x in v) for k, v in sorted(known.items())}}
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+
+
 class SqlMonitoringStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -92,6 +129,13 @@ class SqlMonitoringStore:
              .order_by(decisions.c.created_at.desc()).limit(1))
         with self.engine.connect() as conn:
             return dict(conn.execute(q).scalar() or {})
+
+    def first_decision_with(self, tenant: str, versions: dict[str, str]) -> datetime | None:
+        """When the tenant's first return decision made by exactly these model versions (family → version) was."""
+        q = select(func.min(decisions.c.created_at)).where(decisions.c.tenant == tenant, _RETURNS, *(
+            decisions.c.model_versions[family].as_string() == version for family, version in versions.items()))
+        with self.engine.connect() as conn:
+            return _utc(conn.execute(q).scalar())
 
     def decision_rows(self, tenant: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
         """Return decisions made in [start, end), with their case's segment, channel, facility and request
@@ -236,6 +280,51 @@ class SqlMonitoringStore:
             conn.execute(update(failsafe_states).where(failsafe_states.c.state_id == state_id,
                                                        failsafe_states.c.cleared_at.is_(None))
                          .values(cleared_at=now, cleared_reason=reason[:1000]))
+
+    # --- vetted inputs -------------------------------------------------------------------------------------
+
+    def current_vetted_inputs(self, tenant: str | None = None) -> list[VettedInputs]:
+        """The current publication of every segment (of every tenant unless ``tenant``): what the router's
+        :class:`FailsafeBoard` loads."""
+        q = select(vetted_inputs).where(vetted_inputs.c.superseded_at.is_(None))
+        if tenant is not None:
+            q = q.where(vetted_inputs.c.tenant == tenant)
+        with self.engine.connect() as conn:
+            return [inputs_from_row(r) for r in conn.execute(q.order_by(vetted_inputs.c.segment))]
+
+    def vetted_inputs_history(self, tenant: str, *, segment: str | None = None,
+                              limit: int = 100) -> list[tuple[VettedInputs, datetime | None]]:
+        """Publications, newest first, each with when it was superseded (None: current)."""
+        q = select(vetted_inputs).where(vetted_inputs.c.tenant == tenant)
+        if segment is not None:
+            q = q.where(vetted_inputs.c.segment == segment)
+        q = q.order_by(vetted_inputs.c.published_at.desc(), vetted_inputs.c.segment).limit(limit)
+        with self.engine.connect() as conn:
+            return [(inputs_from_row(r), _utc(r.superseded_at)) for r in conn.execute(q)]
+
+    def publish_vetted_inputs(self, tenant: str, *, segment: str, numeric: dict[str, tuple[float, float]],
+                              known: dict[str, Iterable[str]], cases: int, basis: str,
+                              now: datetime) -> tuple[VettedInputs, bool]:
+        """Make these ranges the segment's current ones, superseding the last publication; the same ranges as the
+        current ones are not published again. Returns the current publication and whether it is new."""
+        digest = _content_sha256(numeric, known)
+        with self.engine.begin() as conn:
+            current = conn.execute(select(vetted_inputs).where(
+                vetted_inputs.c.tenant == tenant, vetted_inputs.c.segment == segment,
+                vetted_inputs.c.superseded_at.is_(None))).first()
+            if current is not None and current.content_sha256 == digest:
+                return inputs_from_row(current), False
+            if current is not None:
+                conn.execute(update(vetted_inputs).where(vetted_inputs.c.inputs_id == current.inputs_id)
+                             .values(superseded_at=now))
+            inputs_id = str(uuid.uuid4())
+            conn.execute(vetted_inputs.insert().values(
+                inputs_id=inputs_id, tenant=tenant, segment=segment,
+                numeric={k: [float(lo), float(hi)] for k, (lo, hi) in numeric.items()},
+                known={k: sorted(str(x) for x in v) for k, v in known.items()}, cases=int(cases),
+                basis=basis[:1000], content_sha256=digest, published_at=now))
+            row = conn.execute(select(vetted_inputs).where(vetted_inputs.c.inputs_id == inputs_id)).one()
+            return inputs_from_row(row), True
 
 
 def _merge(label: dict[str, Any], fraud: bool | None, reason_code: str | None, action: str | None) -> None:

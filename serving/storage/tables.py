@@ -492,3 +492,23 @@ kpi_stale_days = Table(
 )
 
 __all__ += ["kpi_daily", "kpi_stale_days"]
+
+# 0011: the inputs `triage monitor` vetted per tenant and segment (numeric ranges, known categorical values), one
+# row per publication; the router holds a would-be auto-approval outside the current one (superseded_at null).
+vetted_inputs = Table(
+    "vetted_inputs",
+    metadata,
+    Column("inputs_id", String(36), primary_key=True),
+    Column("tenant", String(64), nullable=False),
+    Column("segment", String(32), nullable=False),
+    Column("numeric", JSON, nullable=False),
+    Column("known", JSON, nullable=False),
+    Column("cases", Integer, nullable=False),
+    Column("basis", String(1000), nullable=False),
+    Column("content_sha256", String(64), nullable=False),
+    Column("published_at", DateTime(timezone=True), nullable=False),
+    Column("superseded_at", DateTime(timezone=True), nullable=True),
+    Index("ix_vetted_inputs_tenant_segment_superseded_at", "tenant", "segment", "superseded_at"),
+)
+
+__all__ += ["vetted_inputs"]

@@ -77,6 +77,54 @@ def test_failsafe_sends_would_be_approvals_to_people_and_records_why(mclient, ba
     assert page["history"][0]["cleared_reason"] == "would-be error 0.5% within the target"
 
 
+def test_a_return_outside_the_vetted_inputs_goes_to_a_person_until_they_are_republished(  # type: ignore[no-untyped-def]
+        mclient, backend, score_body, model_dir, make_api_key) -> None:
+    from returns_triage.serving.domain.failsafe import INPUTS_HOLD, case_inputs
+    from returns_triage.serving.service.replay import replay_decision
+
+    store = SqlMonitoringStore(backend)
+    age = float(score_body["customer"]["account_age_days"])
+    inputs = case_inputs(score_body, score_body["channel"], score_body["facility"])
+    numeric = {name: (0.0, 10 * float(inputs[name]) + 10) for name in ("refund_amount", "unit_price",
+                                                                       "returns_last_365d", "text_length")}
+    known = {name: [str(inputs[name])] for name in ("channel", "facility", "category", "claimed_condition")}
+    now = datetime.now(UTC)
+    narrow, _ = store.publish_vetted_inputs("default", segment=score_body["segment"], known=known, now=now,
+                                            numeric={**numeric, "account_age_days": (age + 1, age + 900)}, cases=800,
+                                            basis="800 reference returns")
+    other, _ = store.publish_vetted_inputs("default", segment="contract", numeric=numeric, known=known, now=now,
+                                           cases=90, basis="90 reference returns")
+    held = _score(mclient, score_body, "VI-1")
+    assert held["route"] == "review" and held["reasons"][0].startswith(f"{INPUTS_HOLD} {narrow.inputs_id[:8]}")
+    assert f"account_age_days {age:g} below the vetted {age + 1:g}–{age + 900:g}" in held["reasons"][0]
+    assert any("propensity 1.0000" in r for r in held["reasons"]) and INPUTS_HOLD in held["explanation"]
+
+    ds = make_api_key(backend, role="data_scientist")
+    page = mclient.get("/v1/monitoring/vetted-inputs", headers=ds).json()
+    assert {p["inputs_id"] for p in page} == {narrow.inputs_id, other.inputs_id} and all(p["current"] for p in page)
+    mine = next(p for p in page if p["segment"] == score_body["segment"])
+    assert mine["numeric"]["account_age_days"] == [age + 1, age + 900] and mine["basis"] == "800 reference returns"
+    assert mclient.get("/v1/monitoring/vetted-inputs", params={"segment": "contract"}, headers=ds).json()[0][
+        "inputs_id"] == other.inputs_id
+    assert mclient.get("/v1/monitoring/vetted-inputs", headers=make_api_key(backend, role="auditor")).status_code == 200
+    assert mclient.get("/v1/monitoring/vetted-inputs",
+                       headers=make_api_key(backend, role="reviewer")).status_code == 403
+
+    # The monitor vets the new traffic and republishes: the same return flows again, the held one still replays.
+    wide, new = store.publish_vetted_inputs("default", segment=score_body["segment"], known=known,
+                                            numeric={**numeric, "account_age_days": (0.0, age + 900)}, cases=950,
+                                            basis="800 reference returns, 150 returns of fail-safe 1234abcd",
+                                            now=now + timedelta(days=3))
+    assert new and store.publish_vetted_inputs("default", segment=score_body["segment"], known=known, now=now,
+                                               numeric={**numeric, "account_age_days": (0.0, age + 900)}, cases=950,
+                                               basis="again")[0].inputs_id == wide.inputs_id
+    assert _score(mclient, score_body, "VI-2")["route"] == "auto_approve"
+    page = mclient.get("/v1/monitoring/vetted-inputs", params={"segment": score_body["segment"]}, headers=ds).json()
+    assert [(p["inputs_id"], p["current"]) for p in page] == [(wide.inputs_id, True), (narrow.inputs_id, False)]
+    replayed = replay_decision(backend, held["decision_id"], model_roots=[model_dir])
+    assert replayed.identical, replayed.differences
+
+
 def test_tightening_keeps_confident_low_risk_returns_automatic(mclient, backend, score_body) -> None:  # type: ignore[no-untyped-def]
     first = _score(mclient, score_body, "FT-1")
     assert first["route"] == "auto_approve"

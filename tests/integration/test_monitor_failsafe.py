@@ -8,6 +8,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
+from sqlalchemy import select
 
 from returns_triage.evaluation.monitoring.monitor import Monitor, MonitorConfig
 from returns_triage.serving.storage.monitoring import SqlMonitoringStore
@@ -62,11 +63,23 @@ def test_failsafe_opens_on_novel_traffic_and_clears_on_labelled_holds(backend) -
     monitor = Monitor(backend, MonitorConfig(alpha=0.02, origin=ORIGIN, input_drift=False))
     store = SqlMonitoringStore(backend)
     assert len(store.decision_rows("default", ORIGIN, ORIGIN + timedelta(days=31))) == 660
+    # While the reference windows are open nothing is vetted yet, so nothing is published.
+    early = Monitor(backend, MonitorConfig(alpha=0.02, origin=ORIGIN, input_drift=False))
+    assert early.check_failsafe("default", ORIGIN + timedelta(days=20)) == []
+    assert store.current_vetted_inputs() == []
 
     opened = monitor.check_failsafe("default", ORIGIN + timedelta(days=30))
     assert [(c.action, c.state.segment, c.state.metric) for c in opened] == [("opened", "consumer", "input_novelty")]
     assert "account_age_days" in opened[0].reason
     state = opened[0].state
+    # The reference's ranges are published per segment: a return from a brand-new account is outside them.
+    vetted = {v.segment: v for v in store.current_vetted_inputs()}
+    assert set(vetted) == {"consumer", "contract"}
+    assert vetted["consumer"].numeric["account_age_days"][0] >= 200 and vetted["consumer"].cases == 400
+    assert vetted["consumer"].known["category"] == frozenset({"power_tools"})
+    assert "400 reference returns" in vetted["consumer"].basis
+    assert monitor.check_failsafe("default", ORIGIN + timedelta(days=30, hours=6)) == []
+    assert {v.inputs_id for v in store.current_vetted_inputs()} == {v.inputs_id for v in vetted.values()}
 
     # A retrained fraud model serves now; its would-be approvals (new accounts among them) are held and inspected.
     # Until enough of them are labelled the state stays open.
@@ -86,7 +99,16 @@ def test_failsafe_opens_on_novel_traffic_and_clears_on_labelled_holds(backend) -
     assert [(c.action, c.state.state_id) for c in cleared] == [("cleared", state.state_id)]
     assert "upper bound" in cleared[0].reason and "f2" in cleared[0].reason
     assert store.open_failsafes() == []
-    # The held period is vetted now: the same kind of traffic does not reopen the state.
+    # The held period is vetted now: the consumer ranges are republished with its new accounts inside them.
+    republished = {v.segment: v for v in store.current_vetted_inputs()}
+    assert republished["consumer"].inputs_id != vetted["consumer"].inputs_id
+    assert republished["consumer"].numeric["account_age_days"][0] <= 3
+    assert f"fail-safe {state.state_id[:8]}" in republished["consumer"].basis
+    assert republished["contract"].inputs_id == vetted["contract"].inputs_id
+    history = store.vetted_inputs_history("default", segment="consumer")
+    assert [(v.inputs_id, superseded is None) for v, superseded in history] == [
+        (republished["consumer"].inputs_id, True), (vetted["consumer"].inputs_id, False)]
+    # The same kind of traffic does not reopen the state.
     with backend.begin() as conn:
         for i in range(30):
             _decide(conn, day + timedelta(days=6, hours=2 + i), segment="consumer", age=float(rng.integers(0, 4)),
@@ -192,3 +214,60 @@ def test_a_reason_code_the_model_reads_wrongly_is_held_alone(backend) -> None:  
     cleared = monitor.check_failsafe("default", later + timedelta(days=6))
     assert [(c.action, c.state.state_id) for c in cleared] == [("cleared", state.state_id)]
     assert "r2" in cleared[0].reason and store.open_failsafes() == []
+
+
+def test_promoted_models_are_vetted_on_the_labelled_returns_they_were_judged_on(backend) -> None:  # type: ignore[no-untyped-def]
+    rng = np.random.default_rng(2)
+    with backend.begin() as conn:
+        for i in range(400):
+            _decide(conn, ORIGIN + timedelta(days=28 * i / 400), segment="consumer",
+                    age=float(rng.integers(200, 3000)), rng=rng)
+        # Young accounts arrive and are labelled (held, inspected) while the reference's models serve.
+        for i in range(40):
+            at = ORIGIN + timedelta(days=30, hours=i)
+            case_ref, decision_id = _decide(conn, at, segment="consumer", age=float(i % 5), rng=rng, route="review",
+                                            reasons=HOLD)
+            _inspected(conn, case_ref, decision_id, at + timedelta(days=1), fraud=i % 2 == 0)
+    monitor = Monitor(backend, MonitorConfig(alpha=0.02, origin=ORIGIN, input_drift=False))
+    store = SqlMonitoringStore(backend)
+    monitor.run("default", ORIGIN + timedelta(days=35))
+    before = store.current_vetted_inputs("default")[0]
+    assert before.numeric["account_age_days"][0] >= 200
+    # A retrained fraud model serves from day 36: what it was trained and gated on counts as vetted.
+    with backend.begin() as conn:
+        _decide(conn, ORIGIN + timedelta(days=36), segment="consumer", age=900.0, rng=rng, fraud_model="f2")
+    monitor.run("default", ORIGIN + timedelta(days=36, hours=1))
+    after = store.current_vetted_inputs("default")[0]
+    assert after.inputs_id != before.inputs_id and after.numeric["account_age_days"][0] <= 4
+    assert "before models r1, f2 first served" in after.basis and "40 labelled returns" in after.basis
+
+
+def test_labelled_holds_outside_the_ranges_widen_them_one_feature_at_a_time(backend) -> None:  # type: ignore[no-untyped-def]
+    from returns_triage.serving.domain.failsafe import INPUTS_HOLD
+
+    rng = np.random.default_rng(3)
+    held = (f"{INPUTS_HOLD} 0000aaaa (segment consumer, …): …",
+            "audit sample: would be auto-approved, sampled with propensity 1.0000")
+    with backend.begin() as conn:
+        for i in range(400):
+            _decide(conn, ORIGIN + timedelta(days=28 * i / 400), segment="consumer",
+                    age=float(rng.integers(200, 3000)), rng=rng)
+        for i in range(40):  # returns from brand-new accounts, held and found right
+            at = ORIGIN + timedelta(days=28, hours=i)
+            case_ref, decision_id = _decide(conn, at, segment="consumer", age=float(i % 5), rng=rng, route="review",
+                                            reasons=held)
+            _inspected(conn, case_ref, decision_id, at + timedelta(days=1), fraud=False)
+        for i in range(40):  # a new condition claimed on established accounts, held and found fraud in one of four
+            at = ORIGIN + timedelta(days=28, hours=i, minutes=30)
+            case_ref, decision_id = _decide(conn, at, segment="consumer", age=900.0, rng=rng, route="review",
+                                            reasons=held)
+            conn.execute(cases.update().where(cases.c.id == case_ref).values(payload={
+                **conn.execute(select(cases.c.payload).where(cases.c.id == case_ref)).scalar_one(),
+                "claimed_condition": "sealed"}))
+            _inspected(conn, case_ref, decision_id, at + timedelta(days=1), fraud=i % 4 == 0)
+    monitor = Monitor(backend, MonitorConfig(alpha=0.05, origin=ORIGIN, input_drift=False, reason_slices=False))
+    monitor.run("default", ORIGIN + timedelta(days=31))
+    [vetted] = SqlMonitoringStore(backend).current_vetted_inputs("default")
+    assert vetted.numeric["account_age_days"][0] <= 4  # 40 right of 40: vouched for
+    assert "sealed" not in vetted.known["claimed_condition"]  # 10 wrong of 40: still held
+    assert "labelled returns held outside the ranges on account_age_days and found within" in vetted.basis
