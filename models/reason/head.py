@@ -21,6 +21,12 @@ row outweigh dozens of in-scope ones and over-abstain). Without out-of-scope exa
 
 ``recalibrate`` refits temperature, out-of-scope model, thresholds and conformal quantile on embeddings from
 another encoder of the same weights (the served ONNX, int8 when int8 is served), keeping the classifier.
+
+Lexical fusion. Given a second view's logits on the calibration rows (``lexical``: a word-piece tf-idf linear
+model trained on the same rows as the classifier, ``training/reason/cascade.py``), the head serves
+``softmax((embedding logits + lexical_weight · lexical logits) / temperature)``: both scalars are fitted together
+by minimising the negative log-likelihood of the calibration rows (late fusion), and everything after —
+out-of-scope model, thresholds, conformal quantile — is calibrated on the fused probabilities.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ __all__ = [
     "CalibratedReasonHead",
     "softmax",
     "fit_temperature",
+    "fit_fusion",
     "selective_threshold",
     "balanced_oos_threshold",
     "count_weighted_oos_threshold",
@@ -73,6 +80,30 @@ def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
 
     res = minimize_scalar(nll, bounds=(-4.0, 4.0), method="bounded")
     return float(np.exp(res.x))
+
+
+def fit_fusion(logits: np.ndarray, lexical: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """``(temperature, lexical_weight)`` minimising the negative log-likelihood of
+    ``softmax((logits + lexical_weight * lexical) / temperature)`` on held-out rows; the weight is kept ≥ 0."""
+    from scipy.optimize import minimize
+
+    rows = np.arange(len(y))
+
+    def nll(params: np.ndarray) -> tuple[float, np.ndarray]:
+        a, b = params
+        z = a * logits + b * lexical
+        z = z - z.max(axis=1, keepdims=True)
+        log_norm = np.log(np.exp(z).sum(axis=1))
+        p = np.exp(z - log_norm[:, None])
+        loss = float((log_norm - z[rows, y]).mean())
+        grad = np.array([((p * logits).sum(1) - logits[rows, y]).mean(),
+                         ((p * lexical).sum(1) - lexical[rows, y]).mean()])
+        return loss, grad
+
+    a0 = 1.0 / fit_temperature(logits, y)
+    res = minimize(nll, np.array([a0, 0.0]), jac=True, method="L-BFGS-B", bounds=[(1e-3, 1e3), (0.0, 1e3)])
+    a, b = (float(v) for v in res.x)
+    return 1.0 / a, b / a
 
 
 def selective_threshold(confidence: np.ndarray, correct: np.ndarray, target_accuracy: float) -> float:
@@ -206,7 +237,7 @@ class CalibratedReasonHead(ClassifierMixin, BaseEstimator):
         coverage: float = 0.90,
         ood_label: str | None = None,
         knn_k: int = 5,
-        max_knn_refs: int = 20000,
+        max_knn_refs: int = 4000,
         min_oos_recall: float = 0.75,
         random_state: int = 0,
     ) -> None:
@@ -225,6 +256,11 @@ class CalibratedReasonHead(ClassifierMixin, BaseEstimator):
         return LogisticRegression(C=self.C, max_iter=self.max_iter)
 
     def _refs(self, X: np.ndarray) -> np.ndarray | None:
+        """The neighbours' reference set: at most ``max_knn_refs`` training rows, drawn at random. Served, each
+        text is compared with every reference, so the cap bounds the head's cost per text: on a CLINC150 bundle at
+        batch 1, the head took 1.4 ms of the 6.1 ms a text cost end to end with 15,000 references, 0.3 ms of 4.7 ms
+        with 4,000; with a fine-tuned encoder, 4,000 instead of 15,000 moved the out-of-scope AUROC from 0.9876 to
+        0.9862 and in-scope accuracy within noise (0.9513 vs 0.9527 on the same 1,500 rows)."""
         if self.knn_k <= 0:
             return None
         if len(X) <= self.max_knn_refs:
@@ -232,7 +268,12 @@ class CalibratedReasonHead(ClassifierMixin, BaseEstimator):
         rng = np.random.default_rng(self.random_state)
         return X[np.sort(rng.choice(len(X), self.max_knn_refs, replace=False))]
 
-    def fit(self, X: np.ndarray, y: Any, X_valid: np.ndarray | None = None, y_valid: Any = None) -> CalibratedReasonHead:
+    def fit(self, X: np.ndarray, y: Any, X_valid: np.ndarray | None = None, y_valid: Any = None, *,
+            lexical_valid: np.ndarray | None = None) -> CalibratedReasonHead:
+        """``lexical_valid``: the lexical view's logits on the ``X_valid`` rows (columns in ``classes_`` order);
+        given, the head fuses the two views (see the module docstring). Fusion needs held-out rows."""
+        if lexical_valid is not None and X_valid is None:
+            raise ValueError("lexical fusion is fitted on held-out rows: pass X_valid with lexical_valid")
         X = np.asarray(X, dtype=np.float32)
         y = np.asarray(y).astype(str)
         in_scope = y != self.ood_label if self.ood_label is not None else np.ones(len(y), dtype=bool)
@@ -247,7 +288,7 @@ class CalibratedReasonHead(ClassifierMixin, BaseEstimator):
 
         if X_valid is not None and y_valid is not None:
             # Valid rows never enter the reference set, so their features look like production's.
-            return self.recalibrate(X_valid, y_valid)
+            return self.recalibrate(X_valid, y_valid, lexical=lexical_valid)
         # Out-of-fold logits and geometry for in-scope rows (a row is never its own neighbour); out-of-scope
         # rows were never trained on, so the full model scores them as it will in production.
         logits_i = np.zeros((len(yi), len(self.classes_)), dtype=np.float64)
@@ -267,25 +308,37 @@ class CalibratedReasonHead(ClassifierMixin, BaseEstimator):
         self._calibrate(np.vstack([logits_i, logits_o]), np.concatenate([yi, yo]), np.vstack([geo_i, geo_o]))
         return self
 
-    def recalibrate(self, X_valid: np.ndarray, y_valid: Any) -> CalibratedReasonHead:
-        """Refit temperature, out-of-scope model, thresholds and conformal quantile on held-out embeddings,
-        keeping the classifier, centroids and neighbours. The rows must not be among those ``fit`` saw."""
+    def recalibrate(self, X_valid: np.ndarray, y_valid: Any, *, lexical: np.ndarray | None = None
+                    ) -> CalibratedReasonHead:
+        """Refit temperature (and the lexical weight when ``lexical`` logits are given), out-of-scope model,
+        thresholds and conformal quantile on held-out embeddings, keeping the classifier, centroids and
+        neighbours. The rows must not be among those ``fit`` saw."""
         check_is_fitted(self, "coef_")
         logits, geo = self._held_out_inputs(np.asarray(X_valid, dtype=np.float32))
-        self._calibrate(logits, np.asarray(y_valid).astype(str), geo)
+        self._calibrate(logits, np.asarray(y_valid).astype(str), geo, lexical)
         return self
 
     def _held_out_inputs(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if not len(X):
             return np.zeros((0, len(self.classes_))), np.zeros((0, 2))
-        return (self.decision_function(X).astype(np.float64),
+        return (self._embedding_logits(X).astype(np.float64),
                 geometry_features(X, self.centroids_, self.knn_refs_, self.knn_k))
 
-    def _calibrate(self, logits_c: np.ndarray, yc: np.ndarray, geo_c: np.ndarray) -> None:
+    def _calibrate(self, logits_c: np.ndarray, yc: np.ndarray, geo_c: np.ndarray,
+                   lexical: np.ndarray | None = None) -> None:
         index = {c: i for i, c in enumerate(self.classes_)}
         known = np.isin(yc, self.classes_)
         y_idx = np.array([index.get(c, -1) for c in yc])
-        self.temperature_ = fit_temperature(logits_c[known], y_idx[known]) if known.any() else 1.0
+        self.uses_lexical_ = lexical is not None and bool(known.any())
+        self.lexical_weight_ = 0.0
+        if self.uses_lexical_:
+            lexical = np.asarray(lexical, dtype=np.float64)
+            if lexical.shape != logits_c.shape:
+                raise ValueError(f"lexical logits {lexical.shape} do not match the classifier's {logits_c.shape}")
+            self.temperature_, self.lexical_weight_ = fit_fusion(logits_c[known], lexical[known], y_idx[known])
+            logits_c = logits_c + self.lexical_weight_ * lexical
+        else:
+            self.temperature_ = fit_temperature(logits_c[known], y_idx[known]) if known.any() else 1.0
         proba = softmax(logits_c / self.temperature_)
         confidence = proba.max(axis=1)
         correct = known & (proba.argmax(axis=1) == y_idx)
@@ -339,23 +392,32 @@ class CalibratedReasonHead(ClassifierMixin, BaseEstimator):
         z = feats @ self.oos_weights_ + self.oos_bias_
         return 1.0 / (1.0 + np.exp(-z)) if self.oos_link_ == "sigmoid" else z
 
-    def decision_function(self, X: np.ndarray) -> np.ndarray:
+    def _embedding_logits(self, X: np.ndarray) -> np.ndarray:
         check_is_fitted(self, "coef_")
         return np.asarray(X, dtype=np.float32) @ self.coef_.T + self.intercept_
 
-    def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        check_is_fitted(self, "temperature_")
-        return softmax(self.decision_function(X).astype(np.float64) / self.temperature_)
+    def decision_function(self, X: np.ndarray, lexical: np.ndarray | None = None) -> np.ndarray:
+        """Uncalibrated logits; a fused head needs the lexical view's logits for the same rows."""
+        logits = self._embedding_logits(X)
+        if getattr(self, "uses_lexical_", False):
+            if lexical is None:
+                raise ValueError("this head fuses a lexical view: pass its logits (lexical=...)")
+            return logits.astype(np.float64) + self.lexical_weight_ * np.asarray(lexical, dtype=np.float64)
+        return logits
 
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        proba = self.predict_proba(X)
+    def predict_proba(self, X: np.ndarray, lexical: np.ndarray | None = None) -> np.ndarray:
+        check_is_fitted(self, "temperature_")
+        return softmax(self.decision_function(X, lexical).astype(np.float64) / self.temperature_)
+
+    def predict(self, X: np.ndarray, lexical: np.ndarray | None = None) -> np.ndarray:
+        proba = self.predict_proba(X, lexical)
         return self.classes_[proba.argmax(axis=1)]
 
-    def out_of_scope_score(self, X: np.ndarray) -> np.ndarray:
+    def out_of_scope_score(self, X: np.ndarray, lexical: np.ndarray | None = None) -> np.ndarray:
         """Higher = further from anything the classifier knows; abstain when ``>= oos_threshold_``."""
         check_is_fitted(self, "oos_weights_")
-        feats = oos_features(self.predict_proba(X), X, self.centroids_, self.knn_refs_, self.knn_k)
+        feats = oos_features(self.predict_proba(X, lexical), X, self.centroids_, self.knn_refs_, self.knn_k)
         return self._oos_score(feats)
 
-    def abstain(self, X: np.ndarray) -> np.ndarray:
-        return self.out_of_scope_score(X) >= self.oos_threshold_
+    def abstain(self, X: np.ndarray, lexical: np.ndarray | None = None) -> np.ndarray:
+        return self.out_of_scope_score(X, lexical) >= self.oos_threshold_

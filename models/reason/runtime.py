@@ -10,7 +10,13 @@ from pathlib import Path
 import numpy as np
 
 from returns_triage.models.bundle import Manifest, load_manifest, onnx_session
-from returns_triage.models.reason.cascade import CASCADE_FILE, CascadeStage
+from returns_triage.models.reason.cascade import (
+    CASCADE_FILE,
+    DEFAULT_MAX_TOKENS,
+    CascadeStage,
+    load_cascade_tokenizer,
+    token_batch,
+)
 from returns_triage.models.reason.encoder import OnnxTextEncoder
 
 __all__ = ["ReasonPrediction", "ReasonModel", "BUNDLE_NAME", "complete_deferred"]
@@ -46,6 +52,12 @@ class ReasonModel:
         # Bundles from before the combined out-of-scope score have only the confidence threshold.
         self.oos_threshold = float(manifest.thresholds.get("abstain_at_oos_score", 1.0 - self.abstain_threshold + 1e-7))
         self._head_outputs = [o.name for o in self._head.get_outputs()]
+        # A head fused with the lexical view reads the text's word pieces as well as its embedding.
+        self._lexical_tokenizer = None
+        if "token_ids" in {i.name for i in self._head.get_inputs()}:
+            lexical = manifest.extra.get("lexical_view") or {}
+            self._lexical_tokenizer = load_cascade_tokenizer(
+                directory / "tokenizer.json", int(lexical.get("max_tokens", DEFAULT_MAX_TOKENS)))
         # The first stage answers the texts it is sure of; bundles without one (or with it switched off by
         # TRIAGE_REASON_CASCADE=off) send every text through the encoder.
         cascade_config = manifest.extra.get("cascade")
@@ -75,16 +87,21 @@ class ReasonModel:
     def version(self) -> str:
         return self.manifest.version
 
+    @property
+    def fuses_lexical_view(self) -> bool:
+        """Whether the head also reads the texts' word pieces (then scoring embeddings needs their texts)."""
+        return self._lexical_tokenizer is not None
+
     def probabilities(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
         emb = self.encoder.encode(texts, batch_size=batch_size)
-        return self.probabilities_from_embeddings(emb)
+        return self.probabilities_from_embeddings(emb, texts)
 
-    def probabilities_from_embeddings(self, emb: np.ndarray) -> np.ndarray:
-        return self.scores_from_embeddings(emb)[0]
+    def probabilities_from_embeddings(self, emb: np.ndarray, texts: list[str] | None = None) -> np.ndarray:
+        return self.scores_from_embeddings(emb, texts)[0]
 
     def scores(self, texts: list[str], batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
         """Calibrated probabilities (n × labels) and out-of-scope scores (n); abstain where score ≥ threshold."""
-        return self.scores_from_embeddings(self.embed(texts, batch_size=batch_size))
+        return self.scores_from_embeddings(self.embed(texts, batch_size=batch_size), texts)
 
     def embed(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
         """Encoder embeddings in the order of ``texts``, computed in groups of similar length.
@@ -105,10 +122,19 @@ class ReasonModel:
             out[group] = emb
         return out
 
-    def scores_from_embeddings(self, emb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def scores_from_embeddings(self, emb: np.ndarray, texts: list[str] | None = None
+                               ) -> tuple[np.ndarray, np.ndarray]:
+        """The head on ``emb``; a head that fuses the lexical view (:attr:`fuses_lexical_view`) also needs the
+        ``texts`` the embeddings came from, in the same order."""
         if len(emb) == 0:
             return np.zeros((0, len(self.labels)), dtype=np.float32), np.zeros(0, dtype=np.float32)
-        outputs = self._head.run(None, {"embedding": emb.astype(np.float32, copy=False)})
+        feed = {"embedding": emb.astype(np.float32, copy=False)}
+        if self._lexical_tokenizer is not None:
+            if texts is None or len(texts) != len(emb):
+                raise ValueError("this reason head fuses a lexical view: pass the texts of the embeddings")
+            ids, mask = token_batch(self._lexical_tokenizer, list(texts))
+            feed |= {"token_ids": ids, "token_mask": mask}
+        outputs = self._head.run(None, feed)
         proba = outputs[0]
         score = outputs[1] if len(outputs) > 1 else 1.0 - proba.max(axis=1)
         return proba, score

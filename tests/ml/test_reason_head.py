@@ -167,3 +167,66 @@ def test_recalibrating_on_shifted_embeddings_refits_calibration_and_keeps_the_cl
     assert head.oos_threshold_ != fitted.oos_threshold_
     assert head.calibration_summary_["calibration_oos_recall"] >= head.calibration_summary_["calibration_oos_recall_floor"]
 
+
+
+def _lexical_logits(y: np.ndarray, seed: int, strength: float) -> np.ndarray:
+    """A second view's logits: a noisy vote for the true code, independent of the embedding noise."""
+    rng = np.random.default_rng(seed)
+    onehot = (np.asarray(y)[:, None] == CODES[None, :]).astype(float)
+    return strength * onehot + rng.normal(size=onehot.shape)
+
+
+def test_fusion_with_an_informative_lexical_view_beats_the_embeddings_alone() -> None:
+    X, y = _embeddings(150, seed=1, noise=1.6)
+    Xv, yv = _embeddings(150, seed=2, noise=1.6)
+    Xt, yt = _embeddings(400, seed=6, noise=1.6)
+    alone = CalibratedReasonHead(C=1.0).fit(X, y, Xv, yv)
+    fused = CalibratedReasonHead(C=1.0).fit(X, y, Xv, yv, lexical_valid=_lexical_logits(yv, 3, 2.0))
+    assert not alone.uses_lexical_ and fused.uses_lexical_ and fused.lexical_weight_ > 0.1
+    lexical_t = _lexical_logits(yt, 4, 2.0)
+    assert (fused.predict(Xt, lexical_t) == yt).mean() > (alone.predict(Xt) == yt).mean() + 0.03
+    with pytest.raises(ValueError, match="lexical"):
+        fused.predict_proba(Xt)
+
+
+def test_an_uninformative_lexical_view_gets_almost_no_weight() -> None:
+    X, y = _embeddings(150, seed=1, noise=1.2)
+    Xv, yv = _embeddings(200, seed=2, noise=1.2)
+    fused = CalibratedReasonHead(C=1.0).fit(X, y, Xv, yv, lexical_valid=_lexical_logits(yv, 3, 0.0))
+    assert fused.lexical_weight_ < 0.15
+
+
+def test_resplit_coverage_of_calibrated_probabilities_is_nominal() -> None:
+    from returns_triage.evaluation.benchmarks.reason import resplit_coverage
+
+    rng = np.random.default_rng(0)
+    proba = rng.dirichlet(np.full(6, 0.4), size=2000)
+    y = np.array([rng.choice(6, p=p) for p in proba])  # labels drawn from the probabilities: calibrated
+    got = resplit_coverage(proba, y, 1000, 0.9, splits=200)
+    assert abs(got["conformal_coverage_resplit_mean"] - 0.9) < 0.006
+    assert 0.003 < got["conformal_coverage_resplit_sd"] < 0.02
+    # One split by hand: temperature and quantile from the first rows of the permutation, coverage on the rest.
+    from returns_triage.models.reason.head import conformal_quantile, fit_temperature, softmax
+
+    order = np.random.default_rng(5).permutation(len(y))
+    cal, test = order[:1000], order[1000:]
+    log_p = np.log(proba)
+    t = fit_temperature(log_p[cal], y[cal])
+    q = conformal_quantile(softmax(log_p[cal] / t)[np.arange(1000), y[cal]], 0.9)
+    by_hand = (softmax(log_p[test] / t)[np.arange(len(test)), y[test]] >= 1.0 - q).mean()
+    one = resplit_coverage(proba, y, 1000, 0.9, splits=1, seed=5)
+    assert one["conformal_coverage_resplit_mean"] == pytest.approx(by_hand)
+
+
+def test_a_head_without_out_of_scope_examples_serves_without_the_neighbour_product(tmp_path: Path) -> None:
+    import onnx
+
+    X, y = _embeddings(150, seed=1, noise=1.6)
+    head = CalibratedReasonHead(C=1.0).fit(X, y)
+    path = tmp_path / "head.onnx"
+    export_head_onnx(head, path)
+    assert "refs_T" not in {i.name for i in onnx.load(str(path)).graph.initializer}
+    Xt = np.vstack([_embeddings(30, seed=9, noise=1.6)[0], _out_of_scope(40, seed=10)])
+    parity = head_parity(head, path, Xt)
+    assert parity["top1_agreement"] == 1.0 and parity["abstain_agreement"] == 1.0
+    assert parity["max_oos_score_diff"] < 1e-5

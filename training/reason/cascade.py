@@ -37,7 +37,7 @@ from returns_triage.models.reason.cascade import (
 from returns_triage.models.reason.head import fit_temperature, softmax
 
 __all__ = ["FirstStageClassifier", "CascadeThresholds", "choose_thresholds", "static_token_table",
-           "export_first_stage_onnx", "first_stage_parity", "fit_cascade"]
+           "export_first_stage_onnx", "lexical_subgraph", "first_stage_parity", "fit_cascade"]
 
 _EPS = 1e-12
 _SPECIAL_TOKENS = ("[CLS]", "[SEP]", "[PAD]")
@@ -70,7 +70,8 @@ class FirstStageClassifier(BaseEstimator, ClassifierMixin):
         self.random_state = random_state
 
     # -- features, computed exactly as the exported graph does ------------------------------------------
-    def _tokens(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    def tokens(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Word-piece ids and mask of ``texts``, as served (the graph's ``token_ids`` and ``token_mask``)."""
         tokenizer = load_cascade_tokenizer(Path(self.tokenizer_path), self.max_tokens)
         return token_batch(tokenizer, list(texts))
 
@@ -100,7 +101,7 @@ class FirstStageClassifier(BaseEstimator, ClassifierMixin):
     # -- sklearn contract ------------------------------------------------------------------------------------
     def fit(self, X: Sequence[str], y: Any) -> FirstStageClassifier:
         y = np.asarray(y)
-        ids, mask = self._tokens(X)
+        ids, mask = self.tokens(X)
         tokenizer = load_cascade_tokenizer(Path(self.tokenizer_path), self.max_tokens)
         self.vocab_size_ = int(tokenizer.get_vocab_size())
         feats, fmask = self._raw_features(ids, mask)
@@ -146,10 +147,16 @@ class FirstStageClassifier(BaseEstimator, ClassifierMixin):
         self.temperature_ = 1.0
         return self
 
+    def lexical_logits(self, X: Sequence[str]) -> np.ndarray:
+        """The lexical view's logits, as :func:`lexical_subgraph` computes them (the fused head's second input)."""
+        check_is_fitted(self, "lexical_")
+        ids, mask = self.tokens(X)
+        return self.lexical_.decision_function(self._lexical_matrix(ids, mask))
+
     def views(self, X: Sequence[str]) -> dict[str, np.ndarray]:
         """The reference computation of every graph output, keyed like the ONNX outputs."""
         check_is_fitted(self, "lexical_")
-        ids, mask = self._tokens(X)
+        ids, mask = self.tokens(X)
         lex_logits = self.lexical_.decision_function(self._lexical_matrix(ids, mask))
         if self.has_static_:
             S = self._static_vectors(ids, mask)
@@ -263,11 +270,14 @@ def static_token_table(encoder_path: Path, tokenizer_path: Path, cache_dir: Path
     return out
 
 
-def export_first_stage_onnx(stage: FirstStageClassifier, path: Path) -> None:
-    """Write ``cascade.onnx``: token ids + mask → the four outputs of :meth:`FirstStageClassifier.views`."""
+def lexical_subgraph(stage: FirstStageClassifier) -> tuple[list[onnx.TensorProto], list[onnx.NodeProto]]:
+    """Initializers and nodes that compute the lexical view's logits (``lex_logits``, batch × classes) from the
+    graph inputs ``token_ids`` (int64) and ``token_mask`` (float), exactly as :meth:`FirstStageClassifier.lexical_logits`.
+
+    Shared by the first stage (``cascade.onnx``) and the fused head (``head.onnx``). Also defines the small
+    constants ``zero1``, ``one1``, ``minus1``, ``end1`` and ``eps`` other nodes may use.
+    """
     check_is_fitted(stage, "lexical_")
-    if not stage.has_static_:
-        raise ValueError("the served first stage needs both views (fit with a static_table)")
     f32, i64 = np.float32, np.int64
     lex_w = stage.lexical_.coef_.T  # row r weighs compact feature r; row 0 (unseen) always meets weight 0
     init = [
@@ -278,19 +288,11 @@ def export_first_stage_onnx(stage: FirstStageClassifier, path: Path) -> None:
         numpy_helper.from_array(np.array([-1], dtype=i64), "minus1"),
         numpy_helper.from_array(np.array([np.iinfo(np.int64).max], dtype=i64), "end1"),
         numpy_helper.from_array(np.array(_EPS, dtype=f32), "eps"),
-        numpy_helper.from_array(np.array(1.0, dtype=f32), "one"),
-        numpy_helper.from_array(np.array(1.0 / stage.temperature_, dtype=f32), "inv_t"),
         numpy_helper.from_array(stage.remap_.astype(i64), "remap"),
         numpy_helper.from_array(stage.idf_rows_.astype(f32), "idf_rows"),
-        # Weight tables in float16 (half the bundle size); the estimator trains and predicts on the same values
-        # for the static table, and the lexical weights' rounding is covered by the parity check.
+        # In float16 (half the size); the estimator predicts with exactly these rounded weights.
         numpy_helper.from_array(lex_w.astype(np.float16), "lex_w"),
         numpy_helper.from_array(stage.lexical_.intercept_.astype(f32), "lex_b"),
-        numpy_helper.from_array(stage.token_weight_.astype(f32), "token_weight"),
-        numpy_helper.from_array(stage.static_vectors_.astype(np.float16), "static_vectors"),
-        numpy_helper.from_array(stage.static_.coef_.T.astype(f32), "static_w"),
-        numpy_helper.from_array(stage.static_.intercept_.astype(f32), "static_b"),
-        numpy_helper.from_array(np.ascontiguousarray(stage.centroids_.T.astype(f32)), "centroids_T"),
     ]
     n = helper.make_node
     nodes = [
@@ -327,6 +329,29 @@ def export_first_stage_onnx(stage: FirstStageClassifier, path: Path) -> None:
         n("ReduceSum", ["lex_terms", "one1"], ["lex_sum"], keepdims=0),
         n("Div", ["lex_sum", "norm"], ["lex_x"]),
         n("Add", ["lex_x", "lex_b"], ["lex_logits"]),
+    ]
+    return init, nodes
+
+
+def export_first_stage_onnx(stage: FirstStageClassifier, path: Path) -> None:
+    """Write ``cascade.onnx``: token ids + mask → the four outputs of :meth:`FirstStageClassifier.views`."""
+    check_is_fitted(stage, "lexical_")
+    if not stage.has_static_:
+        raise ValueError("the served first stage needs both views (fit with a static_table)")
+    f32 = np.float32
+    lexical_init, lexical_nodes = lexical_subgraph(stage)
+    init = lexical_init + [
+        numpy_helper.from_array(np.array(1.0, dtype=f32), "one"),
+        numpy_helper.from_array(np.array(1.0 / stage.temperature_, dtype=f32), "inv_t"),
+        # The static table in float16 (half the bundle size); the estimator trains and predicts on the same values.
+        numpy_helper.from_array(stage.token_weight_.astype(f32), "token_weight"),
+        numpy_helper.from_array(stage.static_vectors_.astype(np.float16), "static_vectors"),
+        numpy_helper.from_array(stage.static_.coef_.T.astype(f32), "static_w"),
+        numpy_helper.from_array(stage.static_.intercept_.astype(f32), "static_b"),
+        numpy_helper.from_array(np.ascontiguousarray(stage.centroids_.T.astype(f32)), "centroids_T"),
+    ]
+    n = helper.make_node
+    nodes = lexical_nodes + [
         # Static view: idf-weighted sum of distilled piece vectors, L2-normalised.
         n("Gather", ["token_weight", "token_ids"], ["tw"]),
         n("Mul", ["tw", "token_mask"], ["sw"]),

@@ -1,13 +1,17 @@
 """Train a reason-classifier bundle from labelled texts.
 
-fine-tune the encoder (optional, within a time budget) → embed → fit the calibrated head (probabilities,
-out-of-scope score, abstention, conformal sets) → export encoder and head to ONNX → quantise the encoder to
+fine-tune the encoder (optional, within a time budget) → embed → fit the lexical view (word-piece tf-idf,
+linear; frozen encoder with held-out rows only) on the same rows → fit the calibrated head, fusing both views on
+held-out rows (probabilities, out-of-scope score, abstention, conformal sets) → export encoder and head to ONNX → quantise the encoder to
 int8 (optional) → parity checks → recalibrate on the served encoder's embeddings → verified bundle → MLflow run
 (optional).
 
 Calibration (temperature, out-of-scope model and threshold, conformal quantile) is fitted last, on embeddings
 of the encoder the bundle serves: int8 quantisation moves embeddings enough to shift a threshold chosen on
 torch embeddings (CLINC150: conformal coverage gap 0.025 when calibrated on torch, int8 served).
+
+Lexical fusion needs calibration rows neither view was trained on (``valid``): a bundle calibrated out of fold
+keeps the embedding head alone, and so, by default, does a fine-tuned one (see ``lexical`` below).
 """
 
 from __future__ import annotations
@@ -33,12 +37,13 @@ from returns_triage.training.reason.encoder import (
     INT8_KEEP_FP32_STEPS,
     INT8_SCHEME,
     encode,
+    encoder_source_dir,
     export_encoder_onnx,
     load_sentence_encoder,
     quantization_sensitivity,
     quantize_encoder_onnx,
 )
-from returns_triage.training.reason.export import export_head_onnx, head_parity
+from returns_triage.training.reason.export import export_head_onnx, head_inputs, head_parity
 from returns_triage.training.reason.finetune import FinetuneConfig, finetune_encoder
 
 __all__ = ["ReasonTrainingData", "fit_reason_bundle", "dataset_hash", "training_data_from_columns",
@@ -104,6 +109,7 @@ def fit_reason_bundle(
     finetune: FinetuneConfig | None = None,
     quantize: bool = True,
     cascade: bool = True,
+    lexical: bool | None = None,
     tracking: Callable[[dict[str, Any]], None] | None = None,
     seed: int = 0,
     log: bool = True,
@@ -115,6 +121,10 @@ def fit_reason_bundle(
     the run record (see ``training/tracking.py``). ``cascade`` adds the cheap first stage (``cascade.onnx``,
     ``training/reason/cascade.py``) that answers the texts it is sure of before the encoder runs.
     ``min_oos_recall`` is the share of the caller's out-of-scope texts (``ood_label``) abstention must catch.
+    ``lexical`` fuses a word-piece tf-idf view into the head when there are held-out calibration rows; by default
+    (``None``) only when the encoder stays frozen. Measured on CLINC150 (in-scope accuracy on the same 1,500 test
+    rows): frozen encoder 0.9567 → 0.9633 raw accuracy fused; fine-tuned encoder (served int8) 0.966 alone vs
+    0.9653 fused, 0.948 vs 0.945 with abstention — the fine-tuned embeddings already carry what the view adds.
     """
     started = time.perf_counter()
 
@@ -154,14 +164,32 @@ def fit_reason_bundle(
         Xv = encode(calib.texts, encoder) if calib is not None else None
         head = CalibratedReasonHead(C=C, ood_label=ood_label, target_selective_accuracy=target_selective_accuracy,
                                     coverage=coverage, min_oos_recall=min_oos_recall, random_state=seed)
+        lexical_view = None
+        calib_lexical = None
+        if (finetune is None if lexical is None else lexical) and calib is not None:
+            from returns_triage.training.reason.cascade import FirstStageClassifier
+
+            say(f"fitting the lexical view on {len(fit_rows.texts)} texts")
+            # The bundle's own copy: a fine-tuned encoder's folder is temporary, and the view outlives it.
+            tokenizer_path = out_dir / "tokenizer.json"
+            shutil.copyfile((source or encoder_source_dir()) / "tokenizer.json", tokenizer_path)
+            lexical_view = FirstStageClassifier(str(tokenizer_path), None, random_state=seed).fit(
+                fit_rows.texts, np.array(fit_rows.labels))
+            calib_lexical = lexical_view.lexical_logits(calib.texts)
         say("fitting calibrated head")
-        head.fit(X, np.array(fit_rows.labels), Xv, np.array(calib.labels) if calib is not None else None)
+        head.fit(X, np.array(fit_rows.labels), Xv, np.array(calib.labels) if calib is not None else None,
+                 lexical_valid=calib_lexical)
+        if lexical_view is not None:
+            if [str(c) for c in lexical_view.classes_] != [str(c) for c in head.classes_]:
+                raise RuntimeError("the lexical view's codes differ from the head's")
+            say(f"lexical view fused with weight {head.lexical_weight_:.3f} (temperature {head.temperature_:.3f})")
 
         say("exporting encoder and head to ONNX")
         files = export_encoder_onnx(out_dir, source=source, cache_dir=None if source else cache_dir)
-        export_head_onnx(head, out_dir / "head.onnx")
+        export_head_onnx(head, out_dir / "head.onnx", lexical_view)
         files.append("head.onnx")
-        head_check = head_parity(head, out_dir / "head.onnx", X[:2000])
+        head_check = head_parity(head, out_dir / "head.onnx", X[:2000], lexical=lexical_view,
+                                 texts=fit_rows.texts[:2000])
         if head_check["top1_agreement"] < 1.0:
             raise RuntimeError(f"ONNX head disagrees with the estimator: {head_check}")
 
@@ -169,7 +197,8 @@ def fit_reason_bundle(
         pool_texts, pool_emb = (calib.texts, Xv) if calib is not None else (fit_rows.texts, X)
         parity_idx = np.arange(0, len(pool_texts), max(1, len(pool_texts) // 600))[:600]
         parity_texts, parity_emb = [pool_texts[i] for i in parity_idx], pool_emb[parity_idx]
-        parity = {"fp32": _encoder_parity(head, out_dir / "encoder.onnx", out_dir, parity_texts, parity_emb)}
+        parity = {"fp32": _encoder_parity(head, out_dir / "encoder.onnx", out_dir, parity_texts, parity_emb,
+                                          lexical_view)}
         # Anything but a near-tie flip means a broken export.
         if parity["fp32"]["top1_agreement"] < 0.99:
             raise RuntimeError(f"fp32 ONNX encoder disagrees with the training pipeline: {parity['fp32']}")
@@ -186,14 +215,15 @@ def fit_reason_bundle(
             served_encoder = OnnxTextEncoder(out_dir / "encoder.onnx", out_dir / "tokenizer.json")
             if calib is not None:
                 served_X = served_encoder.encode(calib.texts, batch_size=64)
-                head.recalibrate(served_X, np.array(calib.labels))
+                head.recalibrate(served_X, np.array(calib.labels), lexical=calib_lexical)
             else:
                 # Calibrated out of fold: the whole head is refitted on served embeddings of the training rows.
                 served_X = served_encoder.encode(fit_rows.texts, batch_size=64)
                 head.fit(served_X, np.array(fit_rows.labels))
             del served_encoder
-            export_head_onnx(head, out_dir / "head.onnx")
-            check = head_parity(head, out_dir / "head.onnx", X[:2000])
+            export_head_onnx(head, out_dir / "head.onnx", lexical_view)
+            check = head_parity(head, out_dir / "head.onnx", X[:2000], lexical=lexical_view,
+                                texts=fit_rows.texts[:2000])
             if check["top1_agreement"] < 1.0:
                 raise RuntimeError(f"ONNX head disagrees with the estimator: {check}")
             return served_X, check
@@ -213,7 +243,7 @@ def fit_reason_bundle(
                 int8 = Path(tmp) / f"encoder.{variant}.onnx"
                 _quantize_cached(fp32_encoder, int8, None if source else cache_dir, keep_fp32)
                 head = copy.deepcopy(trained_head)
-                parity[variant] = _encoder_parity(head, int8, out_dir, parity_texts, parity_emb)
+                parity[variant] = _encoder_parity(head, int8, out_dir, parity_texts, parity_emb, lexical_view)
                 if parity[variant]["top1_agreement"] < INT8_MIN_AGREEMENT:
                     say(f"{variant} parity too low ({parity[variant]['top1_agreement']:.4f})")
                     continue
@@ -222,7 +252,8 @@ def fit_reason_bundle(
                 held_X, head_check = calibrate_on_served()
                 # The gate again with the head the bundle serves (recalibrated, or refitted when there is no
                 # calibration data, on the int8 embeddings): served path vs torch encoder through that same head.
-                served = _encoder_parity(head, out_dir / "encoder.onnx", out_dir, parity_texts, parity_emb)
+                served = _encoder_parity(head, out_dir / "encoder.onnx", out_dir, parity_texts, parity_emb,
+                                         lexical_view)
                 parity[f"{variant}_served_head"] = served
                 if served["top1_agreement"] >= INT8_MIN_AGREEMENT:
                     quantization = {"scheme": INT8_SCHEME, "keep_fp32": list(keep_fp32),
@@ -244,10 +275,10 @@ def fit_reason_bundle(
         from returns_triage.training.reason.cascade import fit_cascade
 
         # Thresholds are set on rows the full model did not train on, against its served answers there.
-        full_pred = head.classes_[head.predict_proba(held_X).argmax(1)]
+        full_pred = head.classes_[head.predict_proba(held_X, calib_lexical).argmax(1)]
         cascade_files, cascade_config, cascade_parity = fit_cascade(
             fit_rows.texts, fit_rows.labels, calib.texts if calib is not None else None,
-            calib.labels if calib is not None else None, full_pred, head.out_of_scope_score(held_X),
+            calib.labels if calib is not None else None, full_pred, head.out_of_scope_score(held_X, calib_lexical),
             bundle_dir=out_dir, ood_label=ood_label, classes=list(head.classes_), cache_dir=cache_dir, seed=seed,
             say=say)
         files += cascade_files
@@ -263,6 +294,7 @@ def fit_reason_bundle(
                     "conformal_q": head.conformal_q_, "coverage": coverage,
                     "target_selective_accuracy": target_selective_accuracy},
         calibration={"method": "temperature", "temperature": head.temperature_,
+                     "lexical_weight": head.lexical_weight_ if head.uses_lexical_ else None,
                      "fitted_on": f"served {precision} ONNX encoder embeddings",
                      "oos_threshold_rule": head.oos_threshold_rule_, "min_oos_recall": min_oos_recall,
                      "torch_embeddings": {k: v for k, v in calibration_reference.items() if v is not None},
@@ -285,12 +317,17 @@ def fit_reason_bundle(
                  "n_calibration": summary["n_calibration"], "ood_label": ood_label, "seed": seed, "C": C},
         extra={"encoder_precision": precision,
                **({"encoder_quantization": quantization} if quantization else {}),
-               **({"cascade": cascade_config} if cascade_config else {})},
+               **({"cascade": cascade_config} if cascade_config else {}),
+               **({"lexical_view": {"features": "word-piece tf-idf, unigrams and hashed bigrams",
+                                    "max_tokens": lexical_view.max_tokens,
+                                    "n_features": int(len(lexical_view.idf_rows_) - 1),
+                                    "C": lexical_view.C_lexical, "fused_in": "head.onnx"}}
+                  if lexical_view is not None else {})},
     )
     # The served bundle must load, verify and agree with what we just measured.
     served = ReasonModel.load(out_dir)
     got = served.probabilities(parity_texts[:50])
-    ref = head.predict_proba(parity_emb[:50])
+    ref = head.predict_proba(parity_emb[:50], head_inputs(parity_emb[:50], lexical_view, parity_texts[:50])[1])
     min_agreement = 1.0 if precision == "fp32" else INT8_MIN_AGREEMENT
     if float((got.argmax(1) == ref.argmax(1)).mean()) < min_agreement - 0.02:
         raise RuntimeError("the written bundle disagrees with the training pipeline")
@@ -302,13 +339,14 @@ def fit_reason_bundle(
 
 
 def _encoder_parity(head: CalibratedReasonHead, encoder_path: Path, bundle_dir: Path, texts: list[str],
-                    reference_emb: np.ndarray) -> dict[str, float]:
+                    reference_emb: np.ndarray, lexical_view: Any = None) -> dict[str, float]:
     """Serving-path probabilities (tokenizers + this ONNX encoder + the head) against torch + sklearn."""
     encoder = OnnxTextEncoder(encoder_path, bundle_dir / "tokenizer.json")
     emb = encoder.encode(texts, batch_size=32)
-    (got, got_score) = onnx_session(bundle_dir / "head.onnx").run(None, {"embedding": emb})
-    ref = head.predict_proba(reference_emb)
-    ref_abstain = head.abstain(reference_emb)
+    feed, lex = head_inputs(emb, lexical_view if head.uses_lexical_ else None, texts)
+    (got, got_score) = onnx_session(bundle_dir / "head.onnx").run(None, feed)
+    ref = head.predict_proba(reference_emb, lex)
+    ref_abstain = head.abstain(reference_emb, lex)
     return {
         "top1_agreement": float((got.argmax(1) == ref.argmax(1)).mean()),
         "max_prob_diff": float(np.abs(got - ref).max()),
