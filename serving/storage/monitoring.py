@@ -3,8 +3,6 @@ results, alerts, fail-safe states, vetted inputs). The API only reads through he
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 import uuid
 from collections.abc import Iterable
@@ -16,6 +14,7 @@ from sqlalchemy import Engine, and_, delete, func, or_, select, update
 
 from returns_triage.errors import NotFound
 from returns_triage.serving.domain.failsafe import INPUTS_HOLD, FailsafeState, VettedInputs
+from returns_triage.serving.domain.model import sha256_of
 from returns_triage.serving.domain.webhooks import MONITORING_ALERT
 from returns_triage.serving.storage.tables import (
     cases,
@@ -100,9 +99,8 @@ def recorded_vetted_inputs(engine: Engine, tenant: str, texts: Iterable[str]) ->
 
 
 def _content_sha256(numeric: dict[str, tuple[float, float]], known: dict[str, Iterable[str]]) -> str:
-    content = {"numeric": {k: [float(lo), float(hi)] for k, (lo, hi) in sorted(numeric.items())},
-               "known": {k: sorted(str(x) for x in v) for k, v in sorted(known.items())}}
-    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+    return sha256_of({"numeric": {k: [float(lo), float(hi)] for k, (lo, hi) in numeric.items()},
+                      "known": {k: sorted(str(x) for x in v) for k, v in known.items()}})
 
 
 class SqlMonitoringStore:
