@@ -21,7 +21,12 @@ from returns_triage.serving.api.idempotency import IdempotencyKey, check_idempot
 from returns_triage.serving.api.inspections import inspection_router
 from returns_triage.serving.api.kpis import dashboard_router, kpi_router
 from returns_triage.serving.api.metrics import MetricsRegistry, default_registry, metrics_handler
-from returns_triage.serving.api.permissions import document_access, enforce_access, provide_principal, sees_pseudonyms
+from returns_triage.serving.api.permissions import (
+    enforce_access,
+    provide_principal,
+    record_query_parameters,
+    sees_pseudonyms,
+)
 from returns_triage.serving.api.problems import exception_handlers
 from returns_triage.serving.api.models import models_router
 from returns_triage.serving.api.monitoring import monitoring_collector, monitoring_router
@@ -221,5 +226,6 @@ def create_app(
         ),
         debug=False,
     )
-    document_access(app)
+    # The OpenAPI document is built and marked on its first request (permissions.document_access).
+    record_query_parameters(app)
     return app

@@ -9,6 +9,7 @@ caller's tenant and another tenant's case, decision, item or document is a plain
 from __future__ import annotations
 
 import math
+import threading
 from typing import Any
 
 import anyio.to_thread
@@ -18,6 +19,7 @@ from litestar import Litestar, Request
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException, TooManyRequestsException
 from litestar.handlers import BaseRouteHandler
+from litestar.routes import HTTPRoute
 from litestar.openapi.spec import OpenAPIHeader, OpenAPIMediaType, OpenAPIResponse, Reference, Schema
 from litestar.openapi.spec.enums import OpenAPIType
 
@@ -25,7 +27,8 @@ from returns_triage.errors import InvalidInput
 from returns_triage.serving.domain.access import ROLES, Principal
 
 __all__ = ["PERMISSIONS", "PUBLIC_OPERATIONS", "PSEUDONYMISED_ROLES", "OVERRIDE_ROLES", "enforce_access",
-           "provide_principal", "sees_pseudonyms", "is_public", "document_access"]
+           "provide_principal", "sees_pseudonyms", "is_public", "document_access",
+           "record_query_parameters"]
 
 _READERS = frozenset({"workflow_engine", "reviewer", "supervisor", "auditor", "data_scientist", "admin"})
 _REVIEW = frozenset({"reviewer", "supervisor", "admin"})
@@ -97,6 +100,8 @@ assert all(roles <= set(ROLES) for roles in PERMISSIONS.values())
 PUBLIC_OPERATIONS = frozenset({"GET /healthz", "GET /readyz"})
 # The console authenticates its own session cookie (serving/api/console.py), with the same key check.
 _PUBLIC_PREFIX = ("/schema", "/console")
+# One worker thread builds and marks the OpenAPI document; concurrent first requests wait for it.
+_DOCUMENTING = threading.Lock()
 
 PSEUDONYMISED_ROLES = frozenset({"auditor", "data_scientist"})
 """These roles see customers' ids and names as keyed pseudonyms on every read endpoint."""
@@ -135,6 +140,8 @@ async def enforce_access(connection: ASGIConnection[Any, Any, Any, Any], _: Base
     """The app-wide guard: 401 without a valid key, 403 outside the table, 429 over the key's rate."""
     operation = operation_of(connection.scope["method"], connection.scope.get("path_template") or "")
     if is_public(operation):
+        if operation.split(" ", 1)[1].startswith("/schema") and not connection.app.state.get("openapi_documented"):
+            await anyio.to_thread.run_sync(document_access, connection.app)
         return
     ctx = connection.app.state.ctx
     token = _bearer(connection.headers.get("authorization"))
@@ -296,21 +303,38 @@ def _exact_components(openapi: Any) -> None:
             schemas[name] = spec
 
 
+def record_query_parameters(app: Litestar) -> None:
+    """Record each operation's query parameters for the guard, from the routes Litestar built (no OpenAPI
+    document needed: building that costs about 0.25 s of CPU, which every worker would pay before it is ready)."""
+    query: dict[str, frozenset[str]] = {}
+    for route in app.routes:
+        if isinstance(route, HTTPRoute):
+            for method, (_, kwargs_model) in route.route_handler_map.items():
+                query[operation_of(method, route.path_format or "/")] = frozenset(
+                    p.field_alias for p in kwargs_model.expected_query_params)
+    app.state["query_parameters"] = query
+
+
 def document_access(app: Litestar) -> None:
-    """Mark every operation in the app's OpenAPI document with its security and its problem+json errors; say
-    which bodies refuse unknown fields; record each operation's query parameters for the guard."""
+    """Mark every operation in the app's OpenAPI document with its security and its problem+json errors, and say
+    which bodies refuse unknown fields. Runs once, on the first request for the document (:func:`enforce_access`
+    calls it for paths under ``/schema``), so start-up does not build the document."""
+    with _DOCUMENTING:
+        if app.state.get("openapi_documented"):
+            return
+        _document_access(app)
+        app.state["openapi_documented"] = True
+
+
+def _document_access(app: Litestar) -> None:
     openapi = app.openapi_schema  # built once and cached: what /schema/openapi.json serves
     _exact_components(openapi)
-    query: dict[str, frozenset[str]] = {}
-    app.state["query_parameters"] = query
     for path, item in (openapi.paths or {}).items():
         for method in ("get", "put", "post", "delete", "patch"):
             operation = getattr(item, method, None)
             if operation is None:
                 continue
             public = is_public(operation_of(method, path))
-            query[operation_of(method, path)] = frozenset(
-                p.name for p in operation.parameters or () if not isinstance(p, Reference) and p.param_in == "query")
             responses = operation.responses = dict(operation.responses or {})
             errors = dict(_ERRORS) if public else {**_ERRORS, **_AUTH_ERRORS}
             for status, description in errors.items():
