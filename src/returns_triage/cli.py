@@ -26,16 +26,21 @@ def _settings():  # -> Settings
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from returns_triage.serving.storage import make_engine, upgrade
+    from returns_triage.serving.storage.revision import at_head
 
     if args.workers > 1 and not os.environ.get("TRIAGE_ENCODER_THREADS"):
         # Each worker process runs its own encoder: share the cores out instead of N workers × cores threads.
         # The workers read the variable when they build their settings.
         os.environ["TRIAGE_ENCODER_THREADS"] = str(max(1, (os.cpu_count() or 1) // args.workers))
     settings = _settings()
-    engine = make_engine(settings.database_url)
-    upgrade(engine)
-    engine.dispose()
+    if not at_head(settings.database_url):
+        # The workers start only once the database is migrated; when it already is, this process never imports
+        # SQLAlchemy (start-up to ready is a target: ≤ 2 s, issue 10).
+        from returns_triage.serving.storage import make_engine, upgrade
+
+        engine = make_engine(settings.database_url)
+        upgrade(engine)
+        engine.dispose()
     uvicorn.run("returns_triage.serving.asgi:app_factory", factory=True, host=args.host, port=args.port,
                 workers=args.workers, log_level=args.log_level, access_log=False)
     return 0

@@ -70,3 +70,38 @@ def test_the_same_case_scored_twice_keeps_one_case_row(backend) -> None:  # type
         d = _decision(f"d-{i}", route="auto_approve")
         store.save_decision(d, None, idempotency_key=f"k{i}", request_sha256="h", status_code=200, body=b"{}")
     assert store.count_decisions("default") == 2
+
+
+def test_the_start_up_revision_check_agrees_with_alembic(tmp_path, pg_admin_engine) -> None:  # type: ignore[no-untyped-def]
+    """`triage serve` skips migrating when this check says the database is at head: it must say so exactly when
+    Alembic would find nothing to do, on both backends, and never when it cannot tell."""
+    from sqlalchemy import text
+
+    from returns_triage.serving.storage import make_engine, upgrade
+    from returns_triage.serving.storage.revision import at_head, database_revision
+    from returns_triage.serving.storage.revision import head_revision as head_from_files
+    from tests.conftest import PG_URL
+
+    assert head_from_files() == head_revision()
+    sqlite_url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    assert not at_head(sqlite_url)  # no file yet
+    schema = "t_revision_check"
+    with pg_admin_engine.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    pg_url = f"{PG_URL}?options=-csearch_path%3D{schema}"
+    try:
+        for url in (sqlite_url, pg_url):
+            engine = make_engine(url)
+            try:
+                upgrade(engine, "0010")
+                assert database_revision(url) == "0010" and not at_head(url)
+                upgrade(engine)
+                assert database_revision(url) == current_revision(engine) == head_revision()
+                assert at_head(url)
+            finally:
+                engine.dispose()
+    finally:
+        with pg_admin_engine.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    assert not at_head("postgresql+psycopg://nobody@127.0.0.1:1/none")  # unreachable: migrate, don't guess
