@@ -12,10 +12,25 @@ Python entry points (the monitoring worker and the drift scenario call these):
 - :func:`shadow_report` (``shadow_report.py``): agreement and outcome-based performance of both models.
 """
 
-from returns_triage.training.lifecycle.promote import GateResult, promote
-from returns_triage.training.lifecycle.registry import materialise, register_bundle
-from returns_triage.training.lifecycle.retrain import RetrainResult, retrain
-from returns_triage.training.lifecycle.shadow_report import ShadowReport, shadow_report
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __all__ = ["promote", "GateResult", "retrain", "RetrainResult", "register_bundle", "materialise", "shadow_report",
            "ShadowReport"]
+
+# Loaded on first use: `triage` builds its argument parser from this package's `cli` module, and every command
+# (`triage serve` too) would otherwise import SQLAlchemy, NumPy and MLflow's helpers first (about 0.35 s).
+_WHERE = {"promote": "promote", "GateResult": "promote", "retrain": "retrain", "RetrainResult": "retrain",
+          "register_bundle": "registry", "materialise": "registry", "shadow_report": "shadow_report",
+          "ShadowReport": "shadow_report"}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
