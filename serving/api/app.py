@@ -150,7 +150,8 @@ def create_app(
     if settings.reason_batching and models.reason is not None:
         # Concurrent requests share one encoder call; a copy, so injected models are left as they were.
         batcher = MicroBatchingReasonScorer(models.reason, max_batch=settings.reason_batch_max,
-                                            max_wait_ms=settings.reason_batch_wait_ms)
+                                            max_wait_ms=settings.reason_batch_wait_ms,
+                                            runners=settings.reason_batch_runners)
         models = replace(models, reason=batcher)
     for err in models.load_errors:
         log.error("model bundle not loaded: %s", err)
@@ -177,7 +178,8 @@ def create_app(
         if not settings.reason_batching:
             return fresh
         return replace(fresh, reason=MicroBatchingReasonScorer(fresh.reason, max_batch=settings.reason_batch_max,
-                                                               max_wait_ms=settings.reason_batch_wait_ms))
+                                                               max_wait_ms=settings.reason_batch_wait_ms,
+                                                               runners=settings.reason_batch_runners))
 
     registry = ModelRegistry.for_settings(settings, initial=models, prepare=_batched)
     if not injected:

@@ -10,7 +10,11 @@ light); calls that arrive while a batch is running wait for it and form the next
 the arrival rate and the time one call takes. ``max_wait_ms`` optionally holds a small batch back a little
 longer, but only while recent batches were larger (requests are evidently arriving concurrently).
 
-Also one encoder call at a time means the encoder's threads never compete with each other for the cores.
+``runners`` encoder calls may run at once (one batcher thread each, default 1). With one call at a time the
+encoder's own threads never compete for the cores; with one runner per core and a single-threaded encoder session
+(onnxruntime runs concurrent calls of one session safely, so the weights are loaded once), one serving process
+keeps every core busy: a text that arrives while a long one is being encoded starts on the other core instead of
+waiting, which two worker processes of one thread each cannot do for each other.
 
 With the cascade on, a model that offers ``first_stage`` and ``predict_encoder`` (:class:`ReasonModel` does) has
 its cheap first stage run in the caller's thread: a text it answers returns at once instead of waiting for the
@@ -75,9 +79,12 @@ class MicroBatchingReasonScorer:
     :meth:`close` finishes what is queued, then refuses new calls with :class:`ModelUnavailable`.
     """
 
-    def __init__(self, model: ReasonScorer, *, max_batch: int = 32, max_wait_ms: float = 0.0) -> None:
+    def __init__(self, model: ReasonScorer, *, max_batch: int = 32, max_wait_ms: float = 0.0,
+                 runners: int = 1) -> None:
         if max_batch < 1:
             raise ValueError("max_batch must be >= 1")
+        if runners < 1:
+            raise ValueError("runners must be >= 1")
         self.model = model
         self.version = model.version
         self.max_batch = max_batch
@@ -86,7 +93,8 @@ class MicroBatchingReasonScorer:
         self._pending: deque[_Job] = deque()
         self._cond = threading.Condition(threading.Lock())
         self._closed = False
-        self._thread: threading.Thread | None = None
+        self.runners = runners
+        self._threads: list[threading.Thread] = []
         self._mean_batch = 1.0
         first_stage = getattr(model, "first_stage", None)
         predict_encoder = getattr(model, "predict_encoder", None)
@@ -123,10 +131,12 @@ class MicroBatchingReasonScorer:
             self.stats.calls += 1
             self.stats.texts += len(texts) + answered
             self.stats.first_stage_texts += answered
-            if self._thread is None:
+            if not self._threads:
                 # Started on first use, so an app that is built but never serves holds no thread.
-                self._thread = threading.Thread(target=self._run, name="reason-batcher", daemon=True)
-                self._thread.start()
+                self._threads = [threading.Thread(target=self._run, name=f"reason-batcher-{i}", daemon=True)
+                                 for i in range(self.runners)]
+                for thread in self._threads:
+                    thread.start()
             self._pending.append(job)
             self._cond.notify()
         job.done.acquire()
@@ -140,9 +150,11 @@ class MicroBatchingReasonScorer:
         with self._cond:
             self._closed = True
             self._cond.notify_all()
-            thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout)
+            threads = list(self._threads)
+        deadline = time.monotonic() + timeout
+        for thread in threads:
+            if thread is not threading.current_thread():
+                thread.join(max(0.0, deadline - time.monotonic()))
 
     # ------------------------------------------------------------------------------------------- batcher
 
@@ -212,11 +224,12 @@ class MicroBatchingReasonScorer:
             end = start + len(job.texts)
             self._finish(job, predictions[start:end], None)
             start = end
-        stats = self.stats
-        stats.batches += 1
-        stats.batched_texts += len(texts)
-        stats.largest_batch = max(stats.largest_batch, len(texts))
-        self._mean_batch += _EWMA * (len(texts) - self._mean_batch)
+        with self._cond:  # several runners may finish at once
+            stats = self.stats
+            stats.batches += 1
+            stats.batched_texts += len(texts)
+            stats.largest_batch = max(stats.largest_batch, len(texts))
+            self._mean_batch += _EWMA * (len(texts) - self._mean_batch)
 
     @staticmethod
     def _finish(job: _Job, result: list[ReasonPrediction] | None, error: BaseException | None) -> None:

@@ -63,11 +63,14 @@ class Settings:
     reason_batching: bool = True
     reason_batch_max: int = 32
     reason_batch_wait_ms: float = 0.0
+    # Encoder calls run at once in each serving process (TRIAGE_REASON_BATCH_RUNNERS, one batcher thread each).
+    reason_batch_runners: int = 1
     # The reason bundle's cheap first stage answers the texts it is sure of before the encoder runs
     # (models/reason/cascade.py); off = every text takes the full model path (TRIAGE_REASON_CASCADE=on|off).
     reason_cascade: bool = True
     # onnxruntime threads of the reason encoder in each serving process (TRIAGE_ENCODER_THREADS); 0 = one per core.
-    # `triage serve --workers N` sets it to cores / N when unset, so N workers do not run N × cores threads.
+    # `triage serve --workers N` sets it to cores / (N × runners) when unset, so N workers with R encoder calls at
+    # once do not run N × R × cores threads.
     encoder_threads: int = 0
     # Disposition and supplier recovery: a low-confidence recommendation waits this long for a person; this many
     # defect inspections of one supplier's SKU within this many days open a supplier claim.
@@ -119,6 +122,8 @@ class Settings:
             raise ConfigurationError(f"TRIAGE_RATE_LIMITS: {exc}") from exc
         if self.reason_batch_max < 1:
             raise ConfigurationError("TRIAGE_REASON_BATCH_MAX must be >= 1")
+        if self.reason_batch_runners < 1:
+            raise ConfigurationError("TRIAGE_REASON_BATCH_RUNNERS must be >= 1")
         if not 0 <= self.reason_batch_wait_ms <= 100:
             raise ConfigurationError("TRIAGE_REASON_BATCH_WAIT_MS must be between 0 and 100")
         if self.encoder_threads < 0:
@@ -182,6 +187,7 @@ class Settings:
             reason_batching=_flag(env, "TRIAGE_REASON_BATCHING", True),
             reason_batch_max=int(number("TRIAGE_REASON_BATCH_MAX", 32, int)),
             reason_batch_wait_ms=float(number("TRIAGE_REASON_BATCH_WAIT_MS", 0.0)),
+            reason_batch_runners=int(number("TRIAGE_REASON_BATCH_RUNNERS", 1, int)),
             reason_cascade=_flag(env, "TRIAGE_REASON_CASCADE", True),
             encoder_threads=int(number("TRIAGE_ENCODER_THREADS", 0, int)),
             disposition_review_hours=float(number("TRIAGE_DISPOSITION_REVIEW_HOURS", 24.0)),

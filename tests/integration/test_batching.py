@@ -110,7 +110,7 @@ def test_close_finishes_queued_calls_then_refuses_new_ones(model: ReasonModel) -
             assert isinstance(outcome, ModelUnavailable)
         else:
             _same(outcome[0], model.predict([text])[0])
-    assert batcher._thread is not None and not batcher._thread.is_alive()
+    assert batcher._threads and not any(t.is_alive() for t in batcher._threads)
     with pytest.raises(ModelUnavailable):
         batcher.predict([TEXTS[0]])
 
@@ -166,3 +166,40 @@ def test_cascade_off_sends_every_text_to_the_encoder_batch(model: ReasonModel) -
         batcher.close()
     assert batcher.stats.first_stage_texts == 0 and batcher.stats.batched_texts == 6
     assert all(p.stage == "encoder" for p in predictions)
+
+
+def test_two_runners_encode_two_batches_at_once_and_each_caller_gets_its_own(model: ReasonModel) -> None:
+    """With runners=2 a call that arrives while a batch is running starts at once on the other runner; the
+    answers are still exactly each caller's own."""
+    alone = {text: model.predict([text])[0] for text in TEXTS}
+    running = 0
+    most = 0
+    lock = threading.Lock()
+
+    class Watched:
+        version = model.version
+
+        def predict(self, texts: list[str], batch_size: int = 64) -> list[ReasonPrediction]:
+            nonlocal running, most
+            with lock:
+                running += 1
+                most = max(most, running)
+            try:
+                time.sleep(0.02)  # long enough for a second call to arrive while this one runs
+                return model.predict(texts, batch_size=batch_size)
+            finally:
+                with lock:
+                    running -= 1
+
+    batcher = MicroBatchingReasonScorer(Watched(), max_batch=4, runners=2)  # type: ignore[arg-type]
+    calls = [[TEXTS[i % len(TEXTS)]] for i in range(40)]
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            results = list(pool.map(batcher.predict, calls))
+    finally:
+        batcher.close()
+    for texts, predictions in zip(calls, results, strict=True):
+        assert [p.code for p in predictions] == [alone[t].code for t in texts]
+    assert most == 2  # two encoder calls overlapped, never more than the runners
+    assert batcher.stats.calls == 40 and batcher.stats.batched_texts == 40
+    assert len(batcher._threads) == 2 and not any(t.is_alive() for t in batcher._threads)

@@ -40,14 +40,29 @@ def test_a_negative_thread_count_fails_at_start_up() -> None:
         Settings.from_env({"TRIAGE_ENCODER_THREADS": "-1"})
 
 
-@pytest.mark.parametrize(("workers", "preset", "expected"), [(2, None, str(max(1, (os.cpu_count() or 1) // 2))),
-                                                             (1, None, None), (2, "3", "3")])
+_CORES = os.cpu_count() or 1
+
+
+@pytest.mark.parametrize(("workers", "runners", "preset", "expected"), [
+    (2, "1", None, str(max(1, _CORES // 2))), (1, "1", None, None), (2, "1", "3", "3"),
+    # One worker running an encoder call per core: each call gets one core's share.
+    (1, "2", None, str(max(1, _CORES // 2))), (2, "2", None, str(max(1, _CORES // 4))),
+    # Unset: one encoder call per core in all, single-threaded.
+    (1, None, None, "1" if _CORES > 1 else None), (_CORES, None, None, "1" if _CORES > 1 else None)])
 def test_serve_shares_the_cores_among_its_workers(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, workers: int,
-                                                  preset: str | None, expected: str | None) -> None:
+                                                  runners: str | None, preset: str | None,
+                                                  expected: str | None) -> None:
     import uvicorn
 
     seen: dict[str, object] = {}
     monkeypatch.setenv("TRIAGE_DATABASE_URL", f"sqlite:///{tmp_path / 'serve.db'}")
+    for name in ("TRIAGE_REASON_BATCH_RUNNERS", "TRIAGE_ENCODER_THREADS"):
+        # Recorded, so what cmd_serve sets in this process is undone after the test.
+        monkeypatch.setenv(name, "")
+    if runners is None:
+        monkeypatch.delenv("TRIAGE_REASON_BATCH_RUNNERS", raising=False)
+    else:
+        monkeypatch.setenv("TRIAGE_REASON_BATCH_RUNNERS", runners)
     if preset is None:
         monkeypatch.delenv("TRIAGE_ENCODER_THREADS", raising=False)
     else:
@@ -57,3 +72,5 @@ def test_serve_shares_the_cores_among_its_workers(monkeypatch: pytest.MonkeyPatc
     args = argparse.Namespace(host="127.0.0.1", port=0, workers=workers, log_level="warning")
     assert cli.cmd_serve(args) == 0
     assert seen["workers"] == workers and seen["threads"] == expected
+    if runners is None:
+        assert os.environ["TRIAGE_REASON_BATCH_RUNNERS"] == str(max(1, _CORES // workers))
