@@ -10,7 +10,8 @@
 3. **End to end**: `triage serve` on loopback with a scratch SQLite database, an API key from the key service and
    a fresh Idempotency-Key and case per request (reason + fraud + policy + durable write), closed loop at rising
    concurrency; with a document attached (uploaded once, then referenced by id); micro-batching off for
-   comparison; for each worker layout in the plan (N workers share the cores: `triage serve --workers N` gives
+   comparison; for each layout in the plan, N workers × R encoder calls at once in each (they share the cores:
+   `triage serve --workers N` with `TRIAGE_REASON_BATCH_RUNNERS=R` gives each encoder call cores / (N × R) threads;
    each encoder cores / N threads). Then p99 in an open loop at half the maximum throughput.
 4. **Naive baseline**: sentence-transformers in torch, one request at a time, through the same scoring service
    and store in process (no HTTP, which flatters the baseline).
@@ -61,12 +62,16 @@ class Plan:
     concurrency: tuple[int, ...]
     doc_concurrency: tuple[int, ...]
     seconds: float
-    layouts: tuple[int, ...]  # uvicorn worker counts to compare
+    layouts: tuple[tuple[int, int], ...]  # (uvicorn workers, encoder calls at once per worker) to compare
     naive_requests: int
 
 
-QUICK = Plan((1, 16, 32), 1.0, (1, 8), (8,), 1.2, (1,), 15)
-FULL = Plan((1, 4, 8, 16, 32, 64), 3.0, (1, 2, 4, 8, 16, 32), (1, 8, 16), 5.0, (1, 2), 60)
+_CORES = os.cpu_count() or 1
+# --quick measures what `triage serve` runs by default (one worker, one encoder call per core); the full plan
+# also one call at a time in one worker, and one worker per core.
+QUICK = Plan((1, 16, 32), 1.0, (1, 8), (8,), 1.2, ((1, _CORES),), 15)
+FULL = Plan((1, 4, 8, 16, 32, 64), 3.0, (1, 2, 4, 8, 16, 32), (1, 8, 16), 5.0,
+            tuple(dict.fromkeys(((1, 1), (_CORES, 1), (1, _CORES)))), 60)
 
 
 # ------------------------------------------------------------------------------------------------ inputs
@@ -520,7 +525,7 @@ def load(quick: bool) -> BenchResult:
         uvicorn_argv = [sys.executable, "-m", "uvicorn", "--factory",
                         "returns_triage.evaluation.benchmarks.load:trivial_app", "--log-level", "warning",
                         "--no-access-log"]
-        with _trivial_server(uvicorn_argv, base_env, plan.layouts[-1]) as srv:
+        with _trivial_server(uvicorn_argv, base_env, max(w for w, _ in plan.layouts)) as srv:
             ours = gen.run(srv.base + "/echo", scratch / "trivial.json", concurrency=16, seconds=plan.seconds)
             theirs = wrk_trivial(srv.base + "/echo", scratch, connections=16, seconds=plan.seconds)
         metrics["trivial_endpoint_rps"] = max(ours["throughput_rps"], theirs["throughput_rps"] if theirs else 0.0)
@@ -546,19 +551,24 @@ def load(quick: bool) -> BenchResult:
                "TRIAGE_DOCUMENTS_DIR": str(scratch / "documents"), "TRIAGE_REASON_CASCADE": "off"}
         serve_argv = [sys.executable, "-m", "returns_triage.cli", "serve", "--log-level", "warning"]
         layouts: dict[str, Any] = {}
-        for workers in plan.layouts:
-            with serve(serve_argv, env, workers=workers, ready_path="/readyz") as srv:
+        for workers, runners in plan.layouts:
+            with serve(serve_argv, _with_runners(env, runners), workers=workers, ready_path="/readyz") as srv:
                 url = srv.base + "/v1/returns/score"
                 points = [gen.run(url, scratch / "score.json", concurrency=c, seconds=plan.seconds, server=srv)
                           for c in plan.concurrency]
-                series[f"full model path, {workers} worker(s)"] = points
-                layouts[str(workers)] = {"startup_to_ready_s": srv.ready_s, "rss_mb": srv.rss_mb(),
-                                         "max_rps": _best(points)["throughput_rps"], "points": points}
-        best_layout = max(layouts, key=lambda w: layouts[w]["max_rps"])
-        workers = int(best_layout)
+                series[f"full model path, {_label(workers, runners)}"] = points
+                layouts[f"{workers}x{runners}"] = {
+                    "workers": workers, "encoder_calls_per_worker": runners, "startup_to_ready_s": srv.ready_s,
+                    "rss_mb": srv.rss_mb(), "max_rps": _best(points)["throughput_rps"], "points": points}
+        best_layout = max(layouts, key=lambda k: layouts[k]["max_rps"])
+        workers, runners = layouts[best_layout]["workers"], layouts[best_layout]["encoder_calls_per_worker"]
+        env = _with_runners(env, runners)  # every later run uses the best layout
+        layout = _label(workers, runners)
         metrics["layouts"] = layouts
+        metrics["best_layout"] = best_layout
         metrics["best_workers"] = workers
-        best = _best(series[f"full model path, {workers} worker(s)"])
+        metrics["best_encoder_calls_per_worker"] = runners
+        best = _best(series[f"full model path, {layout}"])
         metrics["e2e_max_rps"] = best["throughput_rps"]
         metrics["e2e_best_concurrency"] = best["concurrency"]
         metrics["e2e_vs_raw_encoder"] = best["throughput_rps"] / raw
@@ -577,7 +587,7 @@ def load(quick: bool) -> BenchResult:
             half = gen.run(url, scratch / "score.json", concurrency=64, seconds=plan.seconds * 2,
                            rate=best["throughput_rps"] / 2, server=srv)
             metrics["half_max_open_loop"] = half
-            series[f"open loop at half the maximum, {workers} worker(s)"] = [half]
+            series[f"open loop at half the maximum, {layout}"] = [half]
             metrics["p99_ms_at_half_max"] = half["p99_ms"]
             metrics["p50_ms_at_half_max"] = half["p50_ms"]
             # With a document: upload once, reference its id in every request.
@@ -590,7 +600,7 @@ def load(quick: bool) -> BenchResult:
             (scratch / "score-doc.json").write_text(_body_template(resp.json()["document_id"]))
             doc_points = [gen.run(url, scratch / "score-doc.json", concurrency=c, seconds=plan.seconds, server=srv)
                           for c in plan.doc_concurrency]
-            series[f"with a document, {workers} worker(s)"] = doc_points
+            series[f"with a document, {layout}"] = doc_points
             metrics["e2e_with_document_max_rps"] = _best(doc_points)["throughput_rps"]
             metrics["rss_mb_workers"] = srv.rss_mb()
             metrics["rss_mb_per_worker"] = max(metrics["rss_mb_workers"])
@@ -600,7 +610,7 @@ def load(quick: bool) -> BenchResult:
         with serve(serve_argv, off_env, workers=workers, ready_path="/readyz") as srv:
             off = gen.run(srv.base + "/v1/returns/score", scratch / "score.json", concurrency=best["concurrency"],
                           seconds=plan.seconds, server=srv)
-        series[f"batching off, {workers} worker(s)"] = [off]
+        series[f"batching off, {layout}"] = [off]
         metrics["e2e_batching_off_rps"] = off["throughput_rps"]
         metrics["batching_speedup"] = best["throughput_rps"] / off["throughput_rps"] if off["throughput_rps"] else None
 
@@ -611,7 +621,7 @@ def load(quick: bool) -> BenchResult:
                 # The same concurrencies as the full model path: its best is compared with the cascade's best.
                 points = [gen.run(srv.base + "/v1/returns/score", scratch / "score.json", concurrency=c,
                                   seconds=plan.seconds, server=srv) for c in plan.concurrency]
-            series[f"cascade on, {workers} worker(s)"] = points
+            series[f"cascade on, {layout}"] = points
             metrics["cascade_max_rps"] = _best(points)["throughput_rps"]
             metrics["cascade_best_concurrency"] = _best(points)["concurrency"]
             metrics["cascade_vs_raw_encoder"] = metrics["cascade_max_rps"] / raw
@@ -629,6 +639,14 @@ def load(quick: bool) -> BenchResult:
     plot = _plot(series, raw, naive, output_dir(NAME) / ("latency-throughput-quick.png" if quick
                                                          else "latency-throughput.png"))
     return BenchResult(NAME, metrics, TARGETS, [str(plot)])
+
+
+def _with_runners(env: dict[str, str], runners: int) -> dict[str, str]:
+    return {**env, "TRIAGE_REASON_BATCH_RUNNERS": str(runners)}
+
+
+def _label(workers: int, runners: int) -> str:
+    return f"{workers} worker(s) × {runners} encoder call(s)"
 
 
 @contextmanager
