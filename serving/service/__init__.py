@@ -5,18 +5,10 @@ settings validate themselves) does not import scoring, storage and SQLAlchemy wi
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from returns_triage.lazy import lazy_exports
 
 __all__ = ["LoadedModels", "ScoreResult", "ScoringService", "load_models"]
 
 _WHERE = {"LoadedModels": "models", "load_models": "models", "ScoreResult": "scoring", "ScoringService": "scoring"}
 
-
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _WHERE)

@@ -5,19 +5,11 @@ date (``triage serve`` before it starts its workers) does not import SQLAlchemy.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from returns_triage.lazy import lazy_exports
 
 __all__ = ["DecisionStore", "DuplicateIdempotencyKey", "SqlDecisionStore", "StoredResponse", "make_engine", "upgrade"]
 
 _WHERE = {"make_engine": "engine", "upgrade": "migrate", "DecisionStore": "repository",
           "DuplicateIdempotencyKey": "repository", "SqlDecisionStore": "repository", "StoredResponse": "repository"}
 
-
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _WHERE)

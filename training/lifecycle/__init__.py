@@ -14,8 +14,7 @@ Python entry points (the monitoring worker and the drift scenario call these):
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from returns_triage.lazy import lazy_exports
 
 __all__ = ["promote", "GateResult", "retrain", "RetrainResult", "register_bundle", "materialise", "shadow_report",
            "ShadowReport"]
@@ -26,11 +25,4 @@ _WHERE = {"promote": "promote", "GateResult": "promote", "retrain": "retrain", "
           "register_bundle": "registry", "materialise": "registry", "shadow_report": "shadow_report",
           "ShadowReport": "shadow_report"}
 
-
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _WHERE)
