@@ -3,7 +3,8 @@
 1. **Limit**: the served reason bundle's encoder alone (tokenise + onnxruntime), in process, at rising batch
    sizes, in arrival order and on length-sorted batches (the service groups each encoder call's texts by length,
    so sorted batches belong in the limit), and as one single-threaded session per core called concurrently (the
-   layout of one worker per core); the best throughput of all is what end-to-end scoring is compared with. Also the share of the load's texts the cascade's first stage answers, and its CPU cost per text.
+   layout of one encoder call per core); the best throughput of all is what end-to-end scoring is compared with.
+   Also the share of the load's texts the cascade's first stage answers, and its CPU cost per text.
 2. **Framework ceiling**: a trivial Litestar POST endpoint, served by uvicorn exactly as `triage serve` serves
    the API; also picks the load generator (ours vs `wrk`, when installed) by CPU spent per request, since on
    2 cores the generator competes with the server.
@@ -11,8 +12,9 @@
    a fresh Idempotency-Key and case per request (reason + fraud + policy + durable write), closed loop at rising
    concurrency; with a document attached (uploaded once, then referenced by id); micro-batching off for
    comparison; for each layout in the plan, N workers × R encoder calls at once in each (they share the cores:
-   `triage serve --workers N` with `TRIAGE_REASON_BATCH_RUNNERS=R` gives each encoder call cores / (N × R) threads;
-   each encoder cores / N threads). Then p99 in an open loop at half the maximum throughput.
+   `triage serve --workers N` with `TRIAGE_REASON_BATCH_RUNNERS=R` gives each encoder call cores / (N × R)
+   threads); the layout with the highest throughput is used for the rest. Then p99 in an open loop at half the
+   maximum throughput.
 4. **Naive baseline**: sentence-transformers in torch, one request at a time, through the same scoring service
    and store in process (no HTTP, which flatters the baseline).
 5. **Footprint**: resident memory per worker after the load, start-up to ready.
