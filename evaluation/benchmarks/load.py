@@ -570,7 +570,7 @@ def load(quick: bool) -> BenchResult:
         metrics["best_layout"] = best_layout
         metrics["best_workers"] = workers
         metrics["best_encoder_calls_per_worker"] = runners
-        best = _best(series[f"full model path, {layout}"])
+        best = _best(layouts[best_layout]["points"])
         metrics["e2e_max_rps"] = best["throughput_rps"]
         metrics["e2e_best_concurrency"] = best["concurrency"]
         metrics["e2e_vs_raw_encoder"] = best["throughput_rps"] / raw

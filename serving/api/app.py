@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
 from litestar import Litestar, Request, Response, get, post
@@ -127,6 +128,21 @@ def readyz(state: State) -> Response[Health]:
     return Response(Health(status="ready" if ready else "not_ready", checks=checks), status_code=200 if ready else 503)
 
 
+def _served(settings: Settings, models: LoadedModels) -> LoadedModels:
+    """``models`` as this deployment serves them: the reason model's cascade on or off
+    (TRIAGE_REASON_CASCADE=off: every text takes the full model path, what the cascade is measured against), and
+    concurrent requests sharing encoder calls. A copy, so injected models are left as they were."""
+    if models.reason is None:
+        return models
+    if not settings.reason_cascade and hasattr(models.reason, "with_cascade"):
+        models = replace(models, reason=models.reason.with_cascade(False))
+    if not settings.reason_batching:
+        return models
+    return replace(models, reason=MicroBatchingReasonScorer(models.reason, max_batch=settings.reason_batch_max,
+                                                            max_wait_ms=settings.reason_batch_wait_ms,
+                                                            runners=settings.reason_batch_runners))
+
+
 def _with_monitoring(registry: MetricsRegistry) -> MetricsRegistry:
     registry.register(monitoring_collector)
     return registry
@@ -142,17 +158,8 @@ def create_app(
     engine = engine or make_engine(settings.database_url, pool_size=settings.db_pool_size)
     injected = models is not None
     # Each family's champion from the local model store, else TRIAGE_MODEL_DIR/<family>.
-    models = models if models is not None else serving_models(settings)
-    if not settings.reason_cascade and hasattr(models.reason, "with_cascade"):
-        # TRIAGE_REASON_CASCADE=off: every text takes the full model path (what the cascade is measured against).
-        models = replace(models, reason=models.reason.with_cascade(False))
-    batcher = None
-    if settings.reason_batching and models.reason is not None:
-        # Concurrent requests share one encoder call; a copy, so injected models are left as they were.
-        batcher = MicroBatchingReasonScorer(models.reason, max_batch=settings.reason_batch_max,
-                                            max_wait_ms=settings.reason_batch_wait_ms,
-                                            runners=settings.reason_batch_runners)
-        models = replace(models, reason=batcher)
+    models = _served(settings, models if models is not None else serving_models(settings))
+    batcher = models.reason if isinstance(models.reason, MicroBatchingReasonScorer) else None
     for err in models.load_errors:
         log.error("model bundle not loaded: %s", err)
     # A bad policy document fails here, at start-up, naming the file and line.
@@ -169,19 +176,8 @@ def create_app(
     documents = DocumentService(DocumentStore(settings.documents_dir), models.documents,
                                 max_bytes=settings.max_document_bytes, owners=SqlDocumentOwnership(engine))
 
-    def _batched(fresh: LoadedModels) -> LoadedModels:
-        # Hot-swapped models are served the same way as the first ones (cascade setting and batching alike).
-        if fresh.reason is None:
-            return fresh
-        if not settings.reason_cascade and hasattr(fresh.reason, "with_cascade"):
-            fresh = replace(fresh, reason=fresh.reason.with_cascade(False))
-        if not settings.reason_batching:
-            return fresh
-        return replace(fresh, reason=MicroBatchingReasonScorer(fresh.reason, max_batch=settings.reason_batch_max,
-                                                               max_wait_ms=settings.reason_batch_wait_ms,
-                                                               runners=settings.reason_batch_runners))
-
-    registry = ModelRegistry.for_settings(settings, initial=models, prepare=_batched)
+    # Hot-swapped models are served the same way as the first ones (cascade setting and batching alike).
+    registry = ModelRegistry.for_settings(settings, initial=models, prepare=partial(_served, settings))
     if not injected:
         registry.start_polling(settings.model_poll_seconds)
     pseudonym_key = (bytes.fromhex(settings.pseudonym_key) if settings.pseudonym_key
