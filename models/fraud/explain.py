@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from returns_triage.models.fraud.features import FEATURE_NAMES
-from returns_triage.models.occlusion import occlusion_rows as occlude
+from returns_triage.models.occlusion import OcclusionGroups
 
 __all__ = ["Factor", "FACTORS", "occlusion_rows", "select_factors"]
 
@@ -182,9 +182,12 @@ FACTORS: tuple[Factor, ...] = (
 )
 
 
+_GROUPS = OcclusionGroups([factor.features for factor in FACTORS], len(FEATURE_NAMES))
+
+
 def occlusion_rows(x: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, list[int]]:
     """The row itself followed by one row per factor that differs from the reference (see models/occlusion.py)."""
-    return occlude(x, reference, [factor.features for factor in FACTORS])
+    return _GROUPS.rows(x, reference)
 
 
 def select_factors(
