@@ -182,7 +182,7 @@ def _encoder_parameter_groups(bert, config: FinetuneConfig) -> list[dict]:  # ty
             depth = layers
         groups.setdefault((depth, _no_decay(name)), []).append(param)
     return [{"params": ps, "weight_decay": 0.0 if no_decay else config.weight_decay,
-             "lr": config.learning_rate * config.layer_decay ** (layers - min(depth, layers))}
+             "lr": config.learning_rate * config.layer_decay ** (layers - depth)}
             for (depth, no_decay), ps in sorted(groups.items())]
 
 
