@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import os
 import random
 import shutil
 import time
@@ -119,7 +120,15 @@ def _head(path: Path, out: Path, rows: int) -> None:
             writer.writerow(row)
 
 
-def _resume_check(head: Path, models: Any, policy: Any, encoder_batch: int, work: Path) -> dict[str, Any]:
+def _full_path(loaded: Any) -> Any:
+    """The loaded models with the reason bundle's cascade first stage (if any) off."""
+    if not hasattr(loaded.reason, "with_cascade"):
+        return loaded
+    return dataclasses.replace(loaded, reason=loaded.reason.with_cascade(False))
+
+
+def _resume_check(head: Path, models: Any, policy: Any, encoder_batch: int, streams: int,
+                  work: Path) -> dict[str, Any]:
     from returns_triage.batch import score_batch
     from returns_triage.batch.files import read_output
 
@@ -127,7 +136,7 @@ def _resume_check(head: Path, models: Any, policy: Any, encoder_batch: int, work
     batch_size = 100
     whole = work / "resume-reference.csv"
     score_batch(head, whole, models=models, policy=policy, batch_size=batch_size, encoder_batch_size=encoder_batch,
-                progress=False)
+                encoder_streams=streams, progress=False)
     reference = read_output(whole)
 
     out = work / "resume-check.csv"
@@ -135,12 +144,12 @@ def _resume_check(head: Path, models: Any, policy: Any, encoder_batch: int, work
         stale.unlink(missing_ok=True)
     n = len(reference)
     first = score_batch(head, out, models=models, policy=policy, batch_size=batch_size,
-                        encoder_batch_size=encoder_batch, progress=False, max_rows=n // 3)
+                        encoder_batch_size=encoder_batch, encoder_streams=streams, progress=False, max_rows=n // 3)
     torn = read_output(out)[-1] if first.rows else None
     with out.open("a", encoding="utf-8") as fh:  # half a chunk that never made it into the progress file
         fh.write(f"{first.rows},{(torn or {}).get('case_id', 'X')},auto_approve,,,DEFECT")
     second = score_batch(head, out, models=models, policy=policy, batch_size=batch_size,
-                         encoder_batch_size=encoder_batch, progress=False, resume=True)
+                         encoder_batch_size=encoder_batch, encoder_streams=streams, progress=False, resume=True)
     rows = read_output(out)
     same = rows == reference
     return {"rows": n, "stopped_at": first.rows, "resumed_from": second.resumed_from, "output_rows": len(rows),
@@ -149,7 +158,7 @@ def _resume_check(head: Path, models: Any, policy: Any, encoder_batch: int, work
 
 @register("score-batch")
 def run(quick: bool) -> BenchResult:
-    from returns_triage.batch import score_batch
+    from returns_triage.batch import encoder_layout, score_batch
     from returns_triage.batch.files import read_output
     from returns_triage.serving.domain.policy import DocumentPolicy
     from returns_triage.serving.service.models import load_models
@@ -165,11 +174,14 @@ def run(quick: bool) -> BenchResult:
     n = 3_000 if quick else 100_000
     input_csv, output_csv = work / "returns.csv", work / "decisions.csv"
     generated = generate_returns_csv(input_csv, n)
-    loaded = load_models(settings.model_dir)
+    loaded = load_models(settings.model_dir)  # the encoder alone, on every core
+    # score-batch itself in its own layout (`triage score-batch` without --encoder-streams): one single-threaded
+    # encoder call per core at once, on sessions loaded for it.
+    streams, threads = encoder_layout(os.cpu_count() or 1)
+    batch_loaded = load_models(settings.model_dir, encoder_threads=threads)
     # The target is on the full model path: the reason runtime's cascade first stage (when it has one) is off.
-    cascade_model = loaded.reason if getattr(loaded.reason, "cascade", None) is not None else None
-    models = (dataclasses.replace(loaded, reason=loaded.reason.with_cascade(False))  # type: ignore[union-attr]
-              if hasattr(loaded.reason, "with_cascade") else loaded)
+    cascade_model = batch_loaded.reason if getattr(batch_loaded.reason, "cascade", None) is not None else None
+    models, batch_models = _full_path(loaded), _full_path(batch_loaded)
     policy = DocumentPolicy.from_file(None if settings.policy_file == "default" else settings.policy_file)
     cascade: dict[str, Any] | str = "not measured: this reason bundle has no cascade first stage"
     try:
@@ -179,8 +191,8 @@ def run(quick: bool) -> BenchResult:
         sorted_before = _raw_encoder(models.require_reason(), sample, sort=True, cpu_ms=encoder_cpu_ms)
         best_batch = max(sorted_before, key=sorted_before.__getitem__)
         cpu = time.process_time()
-        summary = score_batch(input_csv, output_csv, models=models, policy=policy, encoder_batch_size=best_batch,
-                              progress=False)
+        summary = score_batch(input_csv, output_csv, models=batch_models, policy=policy,
+                              encoder_batch_size=best_batch, encoder_streams=streams, progress=False)
         batch_cpu_ms = 1000 * (time.process_time() - cpu) / max(summary.scored_now, 1)
         raw_after = _raw_encoder(models.require_reason(), sample, cpu_ms=encoder_cpu_ms)
         sorted_after = _raw_encoder(models.require_reason(), sample, sort=True, cpu_ms=encoder_cpu_ms)
@@ -192,17 +204,18 @@ def run(quick: bool) -> BenchResult:
         check_rows = 600 if quick else 3_000
         head = work / "returns-head.csv"
         _head(input_csv, head, check_rows)
-        resume = _resume_check(head, models, policy, best_batch, work)
+        resume = _resume_check(head, batch_models, policy, best_batch, streams, work)
         if cascade_model is not None:
-            on = dataclasses.replace(loaded, reason=cascade_model.with_cascade(True))  # type: ignore[attr-defined]
+            on = dataclasses.replace(batch_loaded, reason=cascade_model.with_cascade(True))  # type: ignore[attr-defined]
             with_cascade = score_batch(input_csv, work / "decisions-cascade.csv", models=on, policy=policy,
-                                       encoder_batch_size=best_batch, progress=False)
+                                       encoder_batch_size=best_batch, encoder_streams=streams, progress=False)
             cascade = {"rows_per_second": round(with_cascade.rows_per_second, 1),
                        # against the same limit as the full model path's ratio
                        "ratio_vs_raw_encoder": round(with_cascade.rows_per_second
                                                      / max(raw_best, *raw_sorted.values()), 4)}
     finally:
         loaded.close()
+        batch_loaded.close()
     routes: dict[str, int] = {}
     if quick or summary.rows <= 10_000:
         for row in read_output(output_csv):

@@ -358,20 +358,21 @@ def cmd_score_batch(args: argparse.Namespace) -> int:
     import dataclasses
     import json
 
-    from returns_triage.batch import score_batch
+    from returns_triage.batch import encoder_layout, score_batch
     from returns_triage.serving.domain.policy import DocumentPolicy
     from returns_triage.serving.service.models import load_models
 
     settings = _settings()
     policy = DocumentPolicy.from_file(None if settings.policy_file == "default" else settings.policy_file)
-    models = load_models(settings.model_dir, encoder_threads=settings.encoder_threads)
+    streams, threads = encoder_layout(os.cpu_count() or 1, args.encoder_streams)
+    models = load_models(settings.model_dir, encoder_threads=settings.encoder_threads or threads)
     if not settings.reason_cascade and hasattr(models.reason, "with_cascade"):
         # TRIAGE_REASON_CASCADE=off: every text takes the full model path, as in the API.
         models = dataclasses.replace(models, reason=models.reason.with_cascade(False))
     try:
         summary = score_batch(Path(args.input), Path(args.output), models=models, policy=policy, tenant=args.tenant,
                               batch_size=args.batch_size, encoder_batch_size=args.encoder_batch_size,
-                              resume=args.resume, progress=not args.no_progress, max_rows=args.max_rows)
+                              encoder_streams=streams, resume=args.resume, progress=not args.no_progress, max_rows=args.max_rows)
     finally:
         models.close()
     print(json.dumps(summary.to_dict()))
@@ -511,6 +512,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue an interrupted run from OUTPUT.progress.json")
     p.add_argument("--batch-size", type=int, default=512, help="rows read, scored and written together")
     p.add_argument("--encoder-batch-size", type=int, default=64, help="texts per reason-encoder call")
+    p.add_argument("--encoder-streams", type=int, default=0,
+                   help="reason-encoder calls at once (0: one per core, each single-threaded); keep it when resuming")
     p.add_argument("--tenant", default="default", help="the tenant the returns belong to (audit sampling is keyed on it)")
     p.add_argument("--max-rows", type=int, help="stop after this many rows (continue later with --resume)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")

@@ -65,10 +65,13 @@ def _run(inp: Path, out: Path, loaded_models, policy, **kw):  # type: ignore[no-
     return score_batch(inp, out, models=loaded_models, policy=policy, progress=False, clock=_clock, **kw)
 
 
-def test_each_row_gets_the_decision_the_api_would_make(tmp_path, loaded_models, policy, requests) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("streams", [1, 2])
+def test_each_row_gets_the_decision_the_api_would_make(tmp_path, loaded_models, policy, requests,  # type: ignore[no-untyped-def]
+                                                       streams) -> None:
     sample = requests[:60]
+    # With two streams each 25-row chunk's encoder batches of 4 are dealt to two concurrent encoder calls.
     summary = _run(_write_csv(tmp_path / "in.csv", sample), tmp_path / "out.csv", loaded_models, policy,
-                   batch_size=25)
+                   batch_size=25, encoder_batch_size=4, encoder_streams=streams)
     assert summary.complete and summary.rows == len(sample) and summary.errors == 0
     rows = read_output(tmp_path / "out.csv")
     assert [r["row"] for r in rows] == list(range(len(sample)))
@@ -138,14 +141,15 @@ def test_bad_rows_are_reported_and_the_run_goes_on(tmp_path, loaded_models, poli
     assert [r["error_code"] for r in out2] == [None, "unreadable_row", "unreadable_row", None]
 
 
-@pytest.mark.parametrize("ext", ["csv", "parquet"])
+@pytest.mark.parametrize(("ext", "streams"), [("csv", 1), ("parquet", 1), ("csv", 2)])
 def test_resume_after_an_interruption_gives_exactly_the_uninterrupted_rows(tmp_path, loaded_models, policy,  # type: ignore[no-untyped-def]
-                                                                            requests, ext) -> None:
+                                                                            requests, ext, streams) -> None:
     sample = requests[:230]
     inp = (_write_csv if ext == "csv" else _write_parquet)(tmp_path / f"in.{ext}", sample)
-    _run(inp, tmp_path / f"whole.{ext}", loaded_models, policy, batch_size=50)
+    layout = {"batch_size": 50, "encoder_batch_size": 8, "encoder_streams": streams}
+    _run(inp, tmp_path / f"whole.{ext}", loaded_models, policy, **layout)
     out = tmp_path / f"out.{ext}"
-    first = _run(inp, out, loaded_models, policy, batch_size=50, max_rows=120)
+    first = _run(inp, out, loaded_models, policy, max_rows=120, **layout)
     assert not first.complete and first.rows == 120
     # What a kill -9 during the next chunk leaves behind: bytes (or a part file) the progress file never recorded.
     if ext == "csv":
@@ -153,7 +157,7 @@ def test_resume_after_an_interruption_gives_exactly_the_uninterrupted_rows(tmp_p
             fh.write("120,RMA-TORN,auto_appr")
     else:
         (out.with_name(out.name + ".parts") / "part-0000003.parquet").write_bytes(b"PAR1 torn")
-    second = _run(inp, out, loaded_models, policy, batch_size=50, resume=True)
+    second = _run(inp, out, loaded_models, policy, resume=True, **layout)
     assert second.resumed_from == 120 and second.scored_now == 110 and second.complete
     assert read_output(out) == read_output(tmp_path / f"whole.{ext}")
     again = _run(inp, out, loaded_models, policy, resume=True)  # a finished run is left as it is

@@ -1,5 +1,5 @@
 """Batch scoring: a file of returns in, one decision (or error) per row out — `triage score-batch`."""
 
-from returns_triage.batch.score_batch import BatchSummary, score_batch
+from returns_triage.batch.score_batch import BatchSummary, encoder_layout, score_batch
 
-__all__ = ["BatchSummary", "score_batch"]
+__all__ = ["BatchSummary", "encoder_layout", "score_batch"]

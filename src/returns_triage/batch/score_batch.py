@@ -8,7 +8,7 @@ without the risk factors no output column shows (:mod:`returns_triage.batch.frau
 database: batch decisions are not stored, audited or sent to webhooks.
 
 Rows are read, scored and written one chunk at a time, in two overlapping stages: a second thread reads, parses
-and encodes chunk k+1 while this one decides and writes chunk k. After each chunk the progress file records the
+and encodes chunk k+1 (in one encoder call per core at once, by default) while this one decides and writes chunk k. After each chunk the progress file records the
 last fully written row (:mod:`returns_triage.batch.progress`), so ``resume=True`` continues exactly there.
 """
 
@@ -35,7 +35,7 @@ from returns_triage.serving.domain.policy import RoutingPolicy
 from returns_triage.serving.service.models import LoadedModels
 from returns_triage.serving.service.scoring import ScoringService
 
-__all__ = ["BatchSummary", "score_batch", "DEFAULT_BATCH_SIZE", "DEFAULT_ENCODER_BATCH_SIZE"]
+__all__ = ["BatchSummary", "score_batch", "encoder_layout", "DEFAULT_BATCH_SIZE", "DEFAULT_ENCODER_BATCH_SIZE"]
 
 DEFAULT_BATCH_SIZE = 512  # rows read, scored, written and recorded together
 DEFAULT_ENCODER_BATCH_SIZE = 64  # texts per encoder call inside a chunk (STACK.md: the encoder's sweet spot)
@@ -71,16 +71,21 @@ class _NoStorage:
 
 def score_batch(input_path: Path, output_path: Path, *, models: LoadedModels, policy: RoutingPolicy,
                 tenant: str = "default", batch_size: int = DEFAULT_BATCH_SIZE,
-                encoder_batch_size: int = DEFAULT_ENCODER_BATCH_SIZE, resume: bool = False, progress: bool = True,
-                max_rows: int | None = None, clock: Callable[[], datetime] | None = None) -> BatchSummary:
+                encoder_batch_size: int = DEFAULT_ENCODER_BATCH_SIZE, encoder_streams: int = 1,
+                resume: bool = False, progress: bool = True, max_rows: int | None = None,
+                clock: Callable[[], datetime] | None = None) -> BatchSummary:
     """Score ``input_path`` into ``output_path`` (format by extension: .csv, .jsonl, .parquet).
 
     ``resume`` continues an interrupted run from its progress file (a completed one is left as it is); without
     it the output is started afresh. ``max_rows`` stops after that many more rows, resumable later. Raises
     InvalidInput for an unusable file or progress file; a bad row never raises, it becomes an error row.
+    ``encoder_streams`` reason-model calls run at once on each chunk (see :func:`encoder_layout`); a resumed run
+    must use the same number as the interrupted one for its output to match to the last digit.
     """
     if batch_size < 1 or encoder_batch_size < 1:
         raise InvalidInput("batch sizes must be at least 1", field="batch_size")
+    if encoder_streams < 1:
+        raise InvalidInput("encoder_streams must be at least 1", field="encoder_streams")
     input_path, output_path = Path(input_path), Path(output_path)
     if input_path.resolve() == output_path.resolve():
         raise InvalidInput("the output must not be the input file", field="output")
@@ -118,9 +123,15 @@ def score_batch(input_path: Path, output_path: Path, *, models: LoadedModels, po
     first = state.rows_done - state.rows_done % batch_size
     chunks = iter(source.chunks(batch_size, skip=first))
 
+    # Each chunk's encoder batches are dealt round robin to ``encoder_streams`` calls running at once: the reader
+    # thread runs the first, these threads the others.
+    streams = (ThreadPoolExecutor(max_workers=encoder_streams - 1, thread_name_prefix="score-batch-stream")
+               if encoder_streams > 1 else None)
+
     def read_and_encode(first_row: int) -> _EncodedChunk | None:
-        chunk = next(chunks, None)  # only ever advanced here, on the one encoder thread
-        return None if chunk is None else _encode_chunk(reason_model, first_row, chunk, encoder_batch_size)
+        chunk = next(chunks, None)  # only ever advanced here, on the one reader thread
+        return None if chunk is None else _encode_chunk(reason_model, first_row, chunk, encoder_batch_size,
+                                                        encoder_streams, streams)
 
     # Two stages: one thread reads, parses and encodes chunk k+1 (onnxruntime releases the GIL) while this one
     # decides chunk k (fraud, policy), writes it and records it. Writing and recording stay here, in input order.
@@ -155,6 +166,8 @@ def score_batch(input_path: Path, output_path: Path, *, models: LoadedModels, po
             bar.update(len(rows))
     finally:
         encoder.shutdown(wait=True, cancel_futures=True)
+        if streams is not None:
+            streams.shutdown(wait=True, cancel_futures=True)
         close = getattr(chunks, "close", None)
         if close is not None:
             close()
@@ -172,8 +185,20 @@ class _EncodedChunk:
     rows: list[dict[str, Any] | tuple[dict[str, Any], ReasonPrediction]]
 
 
-def _encode_chunk(reason_model: Any, first_row: int, chunk: list[Any],
-                  encoder_batch_size: int) -> _EncodedChunk:
+def encoder_layout(cores: int, streams: int = 0) -> tuple[int, int]:
+    """(encoder streams, onnxruntime threads per stream) for batch scoring on ``cores`` cores; ``streams`` 0 means
+    one per core. One single-threaded call per core is the encoder's fastest layout on small CPUs (the load
+    benchmark's per-core limit): threads of one call wait for each other at every operator, separate calls do not.
+    """
+    if streams < 0:
+        raise InvalidInput("encoder streams must be at least 1 (0: one per core)", field="encoder_streams")
+    cores = max(1, cores)
+    streams = streams or cores
+    return streams, max(1, cores // streams)
+
+
+def _encode_chunk(reason_model: Any, first_row: int, chunk: list[Any], encoder_batch_size: int,
+                  encoder_streams: int = 1, pool: ThreadPoolExecutor | None = None) -> _EncodedChunk:
     rows: list[Any] = [None] * len(chunk)
     valid: list[tuple[int, dict[str, Any]]] = []
     for i, raw in enumerate(chunk):
@@ -192,10 +217,23 @@ def _encode_chunk(reason_model: Any, first_row: int, chunk: list[Any],
                                 "document_ids")
             continue
         valid.append((i, request))
-    # One reason-model call for the chunk; shortest texts first so each encoder batch pads little.
+    # Shortest texts first so each encoder batch pads little; batch j of the sorted texts goes to stream
+    # j mod streams, so every stream gets texts of every length and the streams finish together.
     order = sorted(range(len(valid)), key=lambda k: len(valid[k][1]["reason_text"]))
-    predictions = reason_model.predict([valid[k][1]["reason_text"] for k in order], batch_size=encoder_batch_size)
-    for k, prediction in zip(order, predictions, strict=True):
+    lanes: list[list[int]] = [[] for _ in range(encoder_streams)]
+    for j in range(0, len(order), encoder_batch_size):
+        lanes[(j // encoder_batch_size) % encoder_streams].extend(order[j : j + encoder_batch_size])
+    lanes = [lane for lane in lanes if lane]
+
+    def run(lane: list[int]) -> list[ReasonPrediction]:
+        return reason_model.predict([valid[k][1]["reason_text"] for k in lane], batch_size=encoder_batch_size)
+
+    others = [pool.submit(run, lane) for lane in lanes[1:]] if pool is not None else []
+    results = [run(lanes[0])] if lanes else []
+    results += [f.result() for f in others] if others else [run(lane) for lane in lanes[1:]]
+    ordered = [k for lane in lanes for k in lane]
+    predictions = [p for result in results for p in result]
+    for k, prediction in zip(ordered, predictions, strict=True):
         i, request = valid[k]
         rows[i] = (request, prediction)
     return _EncodedChunk(first_row, rows)
