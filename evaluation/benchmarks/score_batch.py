@@ -120,13 +120,6 @@ def _head(path: Path, out: Path, rows: int) -> None:
             writer.writerow(row)
 
 
-def _full_path(loaded: Any) -> Any:
-    """The loaded models with the reason bundle's cascade first stage (if any) off."""
-    if not hasattr(loaded.reason, "with_cascade"):
-        return loaded
-    return dataclasses.replace(loaded, reason=loaded.reason.with_cascade(False))
-
-
 def _resume_check(head: Path, models: Any, policy: Any, encoder_batch: int, streams: int,
                   work: Path) -> dict[str, Any]:
     from returns_triage.batch import score_batch
@@ -181,7 +174,7 @@ def run(quick: bool) -> BenchResult:
     batch_loaded = load_models(settings.model_dir, encoder_threads=threads)
     # The target is on the full model path: the reason runtime's cascade first stage (when it has one) is off.
     cascade_model = batch_loaded.reason if getattr(batch_loaded.reason, "cascade", None) is not None else None
-    models, batch_models = _full_path(loaded), _full_path(batch_loaded)
+    models, batch_models = loaded.full_model_path(), batch_loaded.full_model_path()
     policy = DocumentPolicy.from_file(None if settings.policy_file == "default" else settings.policy_file)
     cascade: dict[str, Any] | str = "not measured: this reason bundle has no cascade first stage"
     try:
@@ -209,7 +202,8 @@ def run(quick: bool) -> BenchResult:
         _head(input_csv, head, check_rows)
         resume = _resume_check(head, batch_models, policy, best_batch, streams, work)
         if cascade_model is not None:
-            on = dataclasses.replace(batch_loaded, reason=cascade_model.with_cascade(True))  # type: ignore[attr-defined]
+            on = dataclasses.replace(batch_loaded,
+                                     reason=cascade_model.with_cascade(True))  # type: ignore[attr-defined]
             with_cascade = score_batch(input_csv, work / "decisions-cascade.csv", models=on, policy=policy,
                                        encoder_batch_size=best_batch, encoder_streams=streams, progress=False)
             cascade = {"rows_per_second": round(with_cascade.rows_per_second, 1),

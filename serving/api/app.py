@@ -134,8 +134,8 @@ def _served(settings: Settings, models: LoadedModels) -> LoadedModels:
     concurrent requests sharing encoder calls. A copy, so injected models are left as they were."""
     if models.reason is None:
         return models
-    if not settings.reason_cascade and hasattr(models.reason, "with_cascade"):
-        models = replace(models, reason=models.reason.with_cascade(False))
+    if not settings.reason_cascade:
+        models = models.full_model_path()
     if not settings.reason_batching:
         return models
     return replace(models, reason=MicroBatchingReasonScorer(models.reason, max_batch=settings.reason_batch_max,

@@ -5,7 +5,7 @@ The reason bundle is required (no decision without it); fraud and documents are 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
@@ -61,6 +61,13 @@ class LoadedModels:
         if self.reason is None:
             raise ModelUnavailable("no verified reason-classifier bundle is loaded")
         return self.reason
+
+    def full_model_path(self) -> LoadedModels:
+        """A copy whose reason model sends every text through the encoder (its cascade first stage off, when it
+        has one): TRIAGE_REASON_CASCADE=off, and what the cascade is measured against."""
+        if self.reason is None or not hasattr(self.reason, "with_cascade"):
+            return self
+        return replace(self, reason=self.reason.with_cascade(False))
 
     def versions(self) -> dict[str, str]:
         out = {}

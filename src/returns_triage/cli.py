@@ -355,7 +355,6 @@ def cmd_worker_webhooks(args: argparse.Namespace) -> int:
 
 
 def cmd_score_batch(args: argparse.Namespace) -> int:
-    import dataclasses
     import json
 
     from returns_triage.batch import encoder_layout, score_batch
@@ -366,13 +365,14 @@ def cmd_score_batch(args: argparse.Namespace) -> int:
     policy = DocumentPolicy.from_file(None if settings.policy_file == "default" else settings.policy_file)
     streams, threads = encoder_layout(os.cpu_count() or 1, args.encoder_streams)
     models = load_models(settings.model_dir, encoder_threads=settings.encoder_threads or threads)
-    if not settings.reason_cascade and hasattr(models.reason, "with_cascade"):
+    if not settings.reason_cascade:
         # TRIAGE_REASON_CASCADE=off: every text takes the full model path, as in the API.
-        models = dataclasses.replace(models, reason=models.reason.with_cascade(False))
+        models = models.full_model_path()
     try:
         summary = score_batch(Path(args.input), Path(args.output), models=models, policy=policy, tenant=args.tenant,
                               batch_size=args.batch_size, encoder_batch_size=args.encoder_batch_size,
-                              encoder_streams=streams, resume=args.resume, progress=not args.no_progress, max_rows=args.max_rows)
+                              encoder_streams=streams, resume=args.resume, progress=not args.no_progress,
+                              max_rows=args.max_rows)
     finally:
         models.close()
     print(json.dumps(summary.to_dict()))

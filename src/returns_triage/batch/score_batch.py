@@ -8,8 +8,9 @@ without the risk factors no output column shows (:mod:`returns_triage.batch.frau
 database: batch decisions are not stored, audited or sent to webhooks.
 
 Rows are read, scored and written one chunk at a time, in two overlapping stages: a second thread reads, parses
-and encodes chunk k+1 (in one encoder call per core at once, by default) while this one decides and writes chunk k. After each chunk the progress file records the
-last fully written row (:mod:`returns_triage.batch.progress`), so ``resume=True`` continues exactly there.
+and encodes chunk k+1 (in one encoder call per core at once, by default) while this one decides and writes chunk k.
+After each chunk the progress file records the last fully written row (:mod:`returns_triage.batch.progress`), so
+``resume=True`` continues exactly there.
 """
 
 from __future__ import annotations
@@ -228,9 +229,9 @@ def _encode_chunk(reason_model: Any, first_row: int, chunk: list[Any], encoder_b
     def run(lane: list[int]) -> list[ReasonPrediction]:
         return reason_model.predict([valid[k][1]["reason_text"] for k in lane], batch_size=encoder_batch_size)
 
+    # The pool runs every lane but the first, which this thread runs meanwhile; without a pool, one after another.
     others = [pool.submit(run, lane) for lane in lanes[1:]] if pool is not None else []
-    results = [run(lanes[0])] if lanes else []
-    results += [f.result() for f in others] if others else [run(lane) for lane in lanes[1:]]
+    results = [run(lane) for lane in lanes[: len(lanes) - len(others)]] + [f.result() for f in others]
     ordered = [k for lane in lanes for k in lane]
     predictions = [p for result in results for p in result]
     for k, prediction in zip(ordered, predictions, strict=True):
