@@ -20,7 +20,8 @@ row outweigh dozens of in-scope ones and over-abstain). Without out-of-scope exa
 ``target_selective_accuracy``.
 
 ``recalibrate`` refits temperature, out-of-scope model, thresholds and conformal quantile on embeddings from
-another encoder of the same weights (the served ONNX, int8 when int8 is served), keeping the classifier.
+another encoder of the same weights (the served ONNX, int8 when int8 is served), keeping the classifier;
+``recalibrate_out_of_fold`` does the same out of fold on the training rows, for a head without held-out rows.
 
 Lexical fusion. Given a second view's logits on the calibration rows (``lexical``: a word-piece tf-idf linear
 model trained on the same rows as the classifier, ``training/reason/cascade.py``), the head serves
@@ -278,7 +279,6 @@ class CalibratedReasonHead(ClassifierMixin, BaseEstimator):
         y = np.asarray(y).astype(str)
         in_scope = y != self.ood_label if self.ood_label is not None else np.ones(len(y), dtype=bool)
         self.classes_ = np.unique(y[in_scope])
-        index = {c: i for i, c in enumerate(self.classes_)}
         Xi, yi = X[in_scope], y[in_scope]
         lr = self._new_lr().fit(Xi, yi)
         self.coef_ = lr.coef_.astype(np.float32)
@@ -289,8 +289,20 @@ class CalibratedReasonHead(ClassifierMixin, BaseEstimator):
         if X_valid is not None and y_valid is not None:
             # Valid rows never enter the reference set, so their features look like production's.
             return self.recalibrate(X_valid, y_valid, lexical=lexical_valid)
-        # Out-of-fold logits and geometry for in-scope rows (a row is never its own neighbour); out-of-scope
-        # rows were never trained on, so the full model scores them as it will in production.
+        return self.recalibrate_out_of_fold(X, y)
+
+    def recalibrate_out_of_fold(self, X: np.ndarray, y: Any) -> CalibratedReasonHead:
+        """Refit temperature, out-of-scope model, thresholds and conformal quantile out of fold on the training
+        rows ``fit`` saw (``X``: their embeddings, possibly from another encoder of the same weights), keeping the
+        classifier, centroids and neighbours: fold models supply the in-scope rows' logits and geometry (a row is
+        never its own neighbour); out-of-scope rows were never trained on, so the kept model scores them as it
+        will in production."""
+        check_is_fitted(self, "coef_")
+        X = np.asarray(X, dtype=np.float32)
+        y = np.asarray(y).astype(str)
+        in_scope = y != self.ood_label if self.ood_label is not None else np.ones(len(y), dtype=bool)
+        index = {c: i for i, c in enumerate(self.classes_)}
+        Xi, yi = X[in_scope], y[in_scope]
         logits_i = np.zeros((len(yi), len(self.classes_)), dtype=np.float64)
         geo_i = np.zeros((len(yi), 2))
         folds = StratifiedKFold(n_splits=self.cv, shuffle=True, random_state=self.random_state)

@@ -169,6 +169,28 @@ def test_recalibrating_on_shifted_embeddings_refits_calibration_and_keeps_the_cl
 
 
 
+def test_out_of_fold_recalibration_on_shifted_embeddings_keeps_the_classifier() -> None:
+    """A head without held-out rows (the default bundle's): calibrated out of fold, then recalibrated out of fold
+    on the same training rows as another encoder embeds them. The classifier stays the one trained; on unmoved
+    embeddings the recalibration reproduces ``fit``'s own."""
+    import copy
+
+    X, y = _embeddings(150, seed=1)
+    Xo = _out_of_scope(120, seed=3)
+    Xa, ya = np.vstack([X, Xo]), np.r_[y, np.repeat("OOS", len(Xo))]
+    head = CalibratedReasonHead(C=1.0, ood_label="OOS").fit(Xa, ya)
+    same = copy.deepcopy(head).recalibrate_out_of_fold(Xa, ya)
+    assert same.temperature_ == head.temperature_ and same.oos_threshold_ == head.oos_threshold_
+    rng = np.random.default_rng(12)
+    moved = Xa + 0.15 * rng.normal(size=Xa.shape) / np.sqrt(DIM)
+    moved = (moved / np.linalg.norm(moved, axis=1, keepdims=True)).astype(np.float32)
+    shifted = copy.deepcopy(head).recalibrate_out_of_fold(moved, ya)
+    np.testing.assert_array_equal(shifted.coef_, head.coef_)
+    np.testing.assert_array_equal(shifted.centroids_, head.centroids_)
+    assert shifted.temperature_ != head.temperature_
+    assert shifted.calibration_summary_["n_calibration"] == len(ya)
+
+
 def _lexical_logits(y: np.ndarray, seed: int, strength: float) -> np.ndarray:
     """A second view's logits: a noisy vote for the true code, independent of the embedding noise."""
     rng = np.random.default_rng(seed)

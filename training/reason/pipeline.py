@@ -47,11 +47,14 @@ from returns_triage.training.reason.export import export_head_onnx, head_inputs,
 from returns_triage.training.reason.finetune import FinetuneConfig, finetune_encoder
 
 __all__ = ["ReasonTrainingData", "fit_reason_bundle", "dataset_hash", "training_data_from_columns",
-           "INT8_MIN_AGREEMENT"]
+           "INT8_MIN_AGREEMENT", "parity_indices"]
 
 # Parity gates (issue 3): the fp32 graph must agree with the training-side model on every text; int8 is
 # served only if it agrees on at least this share, otherwise the bundle ships the fp32 encoder.
 INT8_MIN_AGREEMENT = 0.995
+# Texts the gates measure on (every k-th held-out text, or training text without held-out rows). One text in 600
+# is 0.17 points, a third of the int8 tolerance: too coarse for a gate that decides the served precision.
+PARITY_TEXTS = 2000
 CALIBRATION_FRACTION = 0.10
 
 
@@ -195,7 +198,7 @@ def fit_reason_bundle(
 
         # End-to-end parity on held-out texts when there are some: what serving computes vs torch + sklearn.
         pool_texts, pool_emb = (calib.texts, Xv) if calib is not None else (fit_rows.texts, X)
-        parity_idx = np.arange(0, len(pool_texts), max(1, len(pool_texts) // 600))[:600]
+        parity_idx = parity_indices(len(pool_texts))
         parity_texts, parity_emb = [pool_texts[i] for i in parity_idx], pool_emb[parity_idx]
         parity = {"fp32": _encoder_parity(head, out_dir / "encoder.onnx", out_dir, parity_texts, parity_emb,
                                           lexical_view)}
@@ -217,9 +220,10 @@ def fit_reason_bundle(
                 served_X = served_encoder.encode(calib.texts, batch_size=64)
                 head.recalibrate(served_X, np.array(calib.labels), lexical=calib_lexical)
             else:
-                # Calibrated out of fold: the whole head is refitted on served embeddings of the training rows.
+                # Calibrated out of fold on served embeddings of the training rows; the classifier stays the one
+                # trained on torch embeddings, the training-side model the parity gate compares with.
                 served_X = served_encoder.encode(fit_rows.texts, batch_size=64)
-                head.fit(served_X, np.array(fit_rows.labels))
+                head.recalibrate_out_of_fold(served_X, np.array(fit_rows.labels))
             del served_encoder
             export_head_onnx(head, out_dir / "head.onnx", lexical_view)
             check = head_parity(head, out_dir / "head.onnx", X[:2000], lexical=lexical_view,
@@ -250,8 +254,8 @@ def fit_reason_bundle(
                 shutil.copyfile(int8, out_dir / "encoder.onnx")
                 precision = variant
                 held_X, head_check = calibrate_on_served()
-                # The gate again with the head the bundle serves (recalibrated, or refitted when there is no
-                # calibration data, on the int8 embeddings): served path vs torch encoder through that same head.
+                # The gate again with the head the bundle serves (recalibrated on the int8 embeddings, which refits
+                # a fused head's lexical weight): served path vs torch encoder through that same head.
                 served = _encoder_parity(head, out_dir / "encoder.onnx", out_dir, parity_texts, parity_emb,
                                          lexical_view)
                 parity[f"{variant}_served_head"] = served
@@ -336,6 +340,11 @@ def fit_reason_bundle(
         tracking({"manifest": manifest, "bundle_dir": out_dir, "head": head, "train": train, "valid": valid,
                   "finetune": finetune, "C": C, "quantize": quantize})
     return manifest
+
+
+def parity_indices(n: int) -> np.ndarray:
+    """Which of ``n`` texts the parity gates measure on: ``PARITY_TEXTS`` of them, evenly spaced."""
+    return np.arange(0, n, max(1, n // PARITY_TEXTS))[:PARITY_TEXTS]
 
 
 def _encoder_parity(head: CalibratedReasonHead, encoder_path: Path, bundle_dir: Path, texts: list[str],
