@@ -7,8 +7,9 @@ reason model runs over a whole chunk in one encoder call, and the fraud model ov
 without the risk factors no output column shows (:mod:`returns_triage.batch.fraud`). Nothing is written to the
 database: batch decisions are not stored, audited or sent to webhooks.
 
-Rows are read, scored and written one chunk at a time, in two overlapping stages: a second thread reads, parses
-and encodes chunk k+1 (in one encoder call per core at once, by default) while this one decides and writes chunk k.
+Rows are read, scored and written one chunk at a time, in three overlapping stages: one thread reads and parses
+chunk k+2, another encodes chunk k+1 (in one encoder call per core at once, by default) and the calling thread
+decides and writes chunk k.
 After each chunk the progress file records the last fully written row (:mod:`returns_triage.batch.progress`), so
 ``resume=True`` continues exactly there.
 """
@@ -19,6 +20,7 @@ import dataclasses
 import itertools
 import sys
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -40,6 +42,7 @@ __all__ = ["BatchSummary", "score_batch", "encoder_layout", "DEFAULT_BATCH_SIZE"
 
 DEFAULT_BATCH_SIZE = 512  # rows read, scored, written and recorded together
 DEFAULT_ENCODER_BATCH_SIZE = 64  # texts per encoder call inside a chunk (STACK.md: the encoder's sweet spot)
+_CHUNKS_AHEAD = 2  # chunks queued for reading and encoding while this thread decides one
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,38 +127,50 @@ def score_batch(input_path: Path, output_path: Path, *, models: LoadedModels, po
     first = state.rows_done - state.rows_done % batch_size
     chunks = iter(source.chunks(batch_size, skip=first))
 
-    # Each chunk's encoder batches are dealt round robin to ``encoder_streams`` calls running at once: the reader
+    # Each chunk's encoder batches are dealt round robin to ``encoder_streams`` calls running at once: the encoding
     # thread runs the first, these threads the others.
     streams = (ThreadPoolExecutor(max_workers=encoder_streams - 1, thread_name_prefix="score-batch-stream")
                if encoder_streams > 1 else None)
-
-    def read_and_encode(first_row: int) -> _EncodedChunk | None:
-        chunk = next(chunks, None)  # only ever advanced here, on the one reader thread
-        return None if chunk is None else _encode_chunk(reason_model, first_row, chunk, encoder_batch_size,
-                                                        encoder_streams, streams)
-
-    # Two stages: one thread reads, parses and encodes chunk k+1 (onnxruntime releases the GIL) while this one
-    # decides chunk k (fraud, policy), writes it and records it. Writing and recording stay here, in input order.
+    reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="score-batch-reader")
     encoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="score-batch-encoder")
+
+    def read(first_row: int) -> _ParsedChunk | None:
+        chunk = next(chunks, None)  # only ever advanced here, on the one reader thread
+        return None if chunk is None else _parse_chunk(first_row, chunk)
+
+    def encode(parsed: Future[_ParsedChunk | None]) -> _EncodedChunk | None:
+        chunk = parsed.result()
+        return None if chunk is None else _encode_chunk(reason_model, chunk, encoder_batch_size, encoder_streams,
+                                                        streams)
+
+    # Three stages, each on its own thread: the reader reads and parses chunk k+2 while the encoder threads encode
+    # chunk k+1 (onnxruntime releases the GIL) and this one decides chunk k (fraud, policy), writes it and records
+    # it. Writing and recording stay here, in input order. The encoder never waits for parsing or deciding: its
+    # next chunk is queued before this thread decides the current one.
+    queued: deque[Future[_EncodedChunk | None]] = deque()
+    next_first = first
+    last_wanted = None if max_rows is None else state.rows_done + max_rows  # rows from here on are not scored now
+
+    def queue_chunks() -> None:
+        nonlocal next_first
+        while len(queued) < _CHUNKS_AHEAD and (last_wanted is None or next_first < last_wanted):
+            queued.append(encoder.submit(encode, reader.submit(read, next_first)))
+            next_first += batch_size
+
     try:
-        next_first = first
-        pending: Future[_EncodedChunk | None] | None = (encoder.submit(read_and_encode, next_first)
-                                                         if max_rows is None or max_rows > 0 else None)
-        while pending is not None:
-            encoded = pending.result()
-            pending = None
+        queue_chunks()
+        while queued:
+            encoded = queued.popleft().result()
             if encoded is None:
                 writer.finish()
                 state.complete = True
                 state.position = {}
                 state.save(sidecar)
                 break
+            queue_chunks()
             todo = encoded.first_row + len(encoded.rows) - max(state.rows_done, encoded.first_row)
             if max_rows is not None:
                 todo = min(todo, max_rows - scored)
-            next_first += batch_size
-            if max_rows is None or scored + todo < max_rows:
-                pending = encoder.submit(read_and_encode, next_first)
             rows = [r for r in _decide_chunk(service, risk, tenant, encoded) if r["row"] >= state.rows_done][:todo]
             writer.write(rows)
             # The chunk is durable; only now does the progress file say so.
@@ -166,9 +181,9 @@ def score_batch(input_path: Path, output_path: Path, *, models: LoadedModels, po
             scored += len(rows)
             bar.update(len(rows))
     finally:
-        encoder.shutdown(wait=True, cancel_futures=True)
-        if streams is not None:
-            streams.shutdown(wait=True, cancel_futures=True)
+        for pool in (encoder, reader, streams):
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
         close = getattr(chunks, "close", None)
         if close is not None:
             close()
@@ -176,6 +191,15 @@ def score_batch(input_path: Path, output_path: Path, *, models: LoadedModels, po
         bar.close()
     return BatchSummary(str(input_path), str(output_path), state.rows_done, scored, state.errors, resumed_from,
                         state.complete, time.perf_counter() - started)
+
+
+@dataclass(slots=True)
+class _ParsedChunk:
+    """A chunk read and parsed: each row's error row (``None`` for a valid one), and the valid rows' requests."""
+
+    first_row: int
+    rows: list[dict[str, Any] | None]
+    valid: list[tuple[int, dict[str, Any]]]
 
 
 @dataclass(slots=True)
@@ -198,9 +222,8 @@ def encoder_layout(cores: int, streams: int = 0) -> tuple[int, int]:
     return streams, max(1, cores // streams)
 
 
-def _encode_chunk(reason_model: Any, first_row: int, chunk: list[Any], encoder_batch_size: int,
-                  encoder_streams: int = 1, pool: ThreadPoolExecutor | None = None) -> _EncodedChunk:
-    rows: list[Any] = [None] * len(chunk)
+def _parse_chunk(first_row: int, chunk: list[Any]) -> _ParsedChunk:
+    rows: list[dict[str, Any] | None] = [None] * len(chunk)
     valid: list[tuple[int, dict[str, Any]]] = []
     for i, raw in enumerate(chunk):
         row = first_row + i
@@ -218,12 +241,25 @@ def _encode_chunk(reason_model: Any, first_row: int, chunk: list[Any], encoder_b
                                 "document_ids")
             continue
         valid.append((i, request))
-    # Shortest texts first so each encoder batch pads little; batch j of the sorted texts goes to stream
-    # j mod streams, so every stream gets texts of every length and the streams finish together.
+    return _ParsedChunk(first_row, rows, valid)
+
+
+def _encode_chunk(reason_model: Any, chunk: _ParsedChunk, encoder_batch_size: int, encoder_streams: int = 1,
+                  pool: ThreadPoolExecutor | None = None) -> _EncodedChunk:
+    rows: list[Any] = list(chunk.rows)
+    valid = chunk.valid
+    # Shortest texts first so each encoder batch pads little. The streams must finish together (a chunk is done
+    # when its slowest stream is): each batch, longest first, goes to the stream with the least work so far, work
+    # counted as the batch's padded length. (Dealing batch j to stream j mod streams gave the second stream the
+    # longer batch of every pair: ~4 % more work, which the first stream spent waiting.)
     order = sorted(range(len(valid)), key=lambda k: len(valid[k][1]["reason_text"]))
+    batches = [order[j : j + encoder_batch_size] for j in range(0, len(order), encoder_batch_size)]
     lanes: list[list[int]] = [[] for _ in range(encoder_streams)]
-    for j in range(0, len(order), encoder_batch_size):
-        lanes[(j // encoder_batch_size) % encoder_streams].extend(order[j : j + encoder_batch_size])
+    work = [0] * encoder_streams
+    for batch in reversed(batches):
+        lane = min(range(encoder_streams), key=work.__getitem__)
+        lanes[lane][:0] = batch  # each stream still runs its batches shortest first
+        work[lane] += len(batch) * len(valid[batch[-1]][1]["reason_text"])
     lanes = [lane for lane in lanes if lane]
 
     def run(lane: list[int]) -> list[ReasonPrediction]:
@@ -237,7 +273,7 @@ def _encode_chunk(reason_model: Any, first_row: int, chunk: list[Any], encoder_b
     for k, prediction in zip(ordered, predictions, strict=True):
         i, request = valid[k]
         rows[i] = (request, prediction)
-    return _EncodedChunk(first_row, rows)
+    return _EncodedChunk(chunk.first_row, rows)
 
 
 def _decide_chunk(service: ScoringService, risk: ChunkRisk | None, tenant: str,
