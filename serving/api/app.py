@@ -173,11 +173,13 @@ def create_app(
     if settings.shadow_policy_file:
         shadow = DocumentPolicy.from_file(
             None if settings.shadow_policy_file == "default" else settings.shadow_policy_file)
+    # Hot-swapped models are served the same way as the first ones (cascade setting and batching alike). Models
+    # this app loaded are the registry's to close once swapped out; injected ones stay the caller's.
+    registry = ModelRegistry.for_settings(settings, initial=models, own_initial=not injected,
+                                          prepare=partial(_served, settings))
     documents = DocumentService(DocumentStore(settings.documents_dir), models.documents,
-                                max_bytes=settings.max_document_bytes, owners=SqlDocumentOwnership(engine))
-
-    # Hot-swapped models are served the same way as the first ones (cascade setting and batching alike).
-    registry = ModelRegistry.for_settings(settings, initial=models, prepare=partial(_served, settings))
+                                max_bytes=settings.max_document_bytes, owners=SqlDocumentOwnership(engine),
+                                current_extractor=lambda: registry.current.documents)
     if not injected:
         registry.start_polling(settings.model_poll_seconds)
     pseudonym_key = (bytes.fromhex(settings.pseudonym_key) if settings.pseudonym_key
@@ -194,11 +196,12 @@ def create_app(
                      registry=registry)
 
     def _dispose() -> None:
-        registry.close()
-        if batcher is not None:
-            batcher.close()
+        registry.close()  # closes the models it serves now, the first ones too when this app loaded them
+        if injected:
+            if batcher is not None:
+                batcher.close()
+            models.close()
         decision_store.close()
-        models.close()
         engine.dispose()
 
     app = Litestar(

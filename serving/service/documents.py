@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from returns_triage.errors import InvalidInput, ModelUnavailable, NotFound, RuleViolation
@@ -20,14 +21,22 @@ class DocumentOwnership(Protocol):
 
 
 class DocumentService:
-    """With ``owners``, a tenant sees only documents it uploaded itself: another tenant's id is unknown to it."""
+    """With ``owners``, a tenant sees only documents it uploaded itself: another tenant's id is unknown to it.
+    ``current_extractor``, when given, names the extractor to use at each upload (the champion serving now, which
+    a hot swap changes); otherwise ``extractor`` is used throughout."""
 
     def __init__(self, store: DocumentStore, extractor: DocumentExtractorLike | None, *, max_bytes: int,
-                 owners: DocumentOwnership | None = None) -> None:
+                 owners: DocumentOwnership | None = None,
+                 current_extractor: Callable[[], DocumentExtractorLike | None] | None = None) -> None:
         self.store = store
-        self.extractor = extractor
+        self._extractor = extractor
+        self._current = current_extractor
         self.max_bytes = max_bytes
         self.owners = owners
+
+    @property
+    def extractor(self) -> DocumentExtractorLike | None:
+        return self._current() if self._current is not None else self._extractor
 
     def _visible(self, tenant: str | None, document_id: str) -> bool:
         return self.owners is None or tenant is None or self.owners.owns(tenant, document_id)
@@ -39,14 +48,15 @@ class DocumentService:
         if len(data) > self.max_bytes:
             raise InvalidInput(f"the file has {len(data)} bytes; the limit is {self.max_bytes}", field="file",
                                code="too_large")
-        if self.extractor is None:
+        extractor = self.extractor  # one extractor for the whole upload, whatever a hot swap does meanwhile
+        if extractor is None:
             raise ModelUnavailable("no verified document-extraction bundle is loaded")
         document_id = self.store.put(data)
         record = self.store.extraction(document_id)
-        if record is None or record.get("extractor_version") != self.extractor.version:
-            extraction = self.extractor.extract_bytes(data, filename=filename)
+        if record is None or record.get("extractor_version") != extractor.version:
+            extraction = extractor.extract_bytes(data, filename=filename)
             record = {"document_id": document_id, "filename": filename, "bytes": len(data),
-                      "extractor_version": self.extractor.version, "extraction": extraction}
+                      "extractor_version": extractor.version, "extraction": extraction}
             self.store.save_extraction(document_id, record)
         if self.owners is not None and tenant is not None:
             self.owners.claim(tenant, document_id)

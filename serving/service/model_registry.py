@@ -194,7 +194,7 @@ class ModelRegistry:
                  shadow: bool = False, grace_seconds: float = 30.0,
                  prepare: Callable[[LoadedModels], LoadedModels] | None = None,
                  loader: Callable[..., LoadedModels] = load_models,
-                 initial: LoadedModels | None = None) -> None:
+                 initial: LoadedModels | None = None, own_initial: bool = False) -> None:
         self.store = store
         self.fallback_dir = Path(fallback_dir)
         self.public_key = public_key
@@ -213,6 +213,8 @@ class ModelRegistry:
             self.reload(force=True, require_ready=False)
         else:
             self.current = initial
+            if own_initial:  # loaded for this registry's process: closed when retired, like the ones it loads
+                self._owned.add(id(initial))
             self._stamp = self._alias_stamp()
             if shadow:
                 self.challenger = self._load("challenger", fallback=False)
@@ -222,6 +224,7 @@ class ModelRegistry:
         """The registry a serving process with these settings uses (store, fallback dir, public key, shadow)."""
         key = load_public_key(Path(settings.model_public_key)) if settings.model_public_key else None
         kwargs.setdefault("loader", partial(load_models, encoder_threads=settings.encoder_threads))
+        kwargs.setdefault("grace_seconds", settings.model_retire_grace_seconds)
         return cls(LocalModelStore(settings.model_store_dir), settings.model_dir, public_key=key,
                    shadow=settings.shadow_challenger, **kwargs)
 

@@ -56,6 +56,8 @@ class Settings:
     model_store_dir: Path = Path()
     model_public_key: str = ""
     model_poll_seconds: float = 5.0
+    # Swapped-out models are closed this long after the swap, so requests that started on them finish first.
+    model_retire_grace_seconds: float = 30.0
     shadow_challenger: bool = False
     # Concurrent scoring requests share one encoder call (serving/service/batching.py): on by default; at most
     # ``reason_batch_max`` texts per call; ``reason_batch_wait_ms`` > 0 holds a small batch back that long while
@@ -126,6 +128,8 @@ class Settings:
             raise ConfigurationError("TRIAGE_REASON_BATCH_RUNNERS must be >= 1")
         if not 0 <= self.reason_batch_wait_ms <= 100:
             raise ConfigurationError("TRIAGE_REASON_BATCH_WAIT_MS must be between 0 and 100")
+        if self.model_retire_grace_seconds < 0:
+            raise ConfigurationError("TRIAGE_MODEL_RETIRE_GRACE_SECONDS must be >= 0")
         if self.encoder_threads < 0:
             raise ConfigurationError("TRIAGE_ENCODER_THREADS must be >= 0 (0 = one per core)")
         if self.defect_pattern_count < 2 or self.defect_pattern_days <= 0 or self.disposition_review_hours <= 0:
@@ -183,6 +187,7 @@ class Settings:
             model_store_dir=Path(env["TRIAGE_MODEL_STORE"]) if env.get("TRIAGE_MODEL_STORE") else Path(),
             model_public_key=env.get("TRIAGE_MODEL_PUBLIC_KEY", ""),
             model_poll_seconds=float(number("TRIAGE_MODEL_POLL_SECONDS", 5.0)),
+            model_retire_grace_seconds=float(number("TRIAGE_MODEL_RETIRE_GRACE_SECONDS", 30.0)),
             shadow_challenger=_flag(env, "TRIAGE_SHADOW_CHALLENGER", False),
             reason_batching=_flag(env, "TRIAGE_REASON_BATCHING", True),
             reason_batch_max=int(number("TRIAGE_REASON_BATCH_MAX", 32, int)),

@@ -34,18 +34,30 @@ def _fraud_variant(source: Path, target: Path, medium_band: float) -> str:
                           thresholds=runtime["bands"], lineage={"variant_of": old.version}).version
 
 
-@pytest.fixture
-def swap_client(tmp_path, model_dir, backend, make_api_key):  # type: ignore[no-untyped-def]
+def _serving(tmp_path, model_dir, backend, make_api_key, **env):  # type: ignore[no-untyped-def]
     from litestar.testing import TestClient
 
     from returns_triage.serving.api import create_app
 
     settings = Settings.from_env({"TRIAGE_HOME": str(tmp_path), "TRIAGE_MODEL_DIR": str(model_dir),
-                                  "TRIAGE_SHADOW_CHALLENGER": "on", "TRIAGE_MODEL_POLL_SECONDS": "0"})
+                                  "TRIAGE_SHADOW_CHALLENGER": "on", "TRIAGE_MODEL_POLL_SECONDS": "0", **env})
     app = create_app(settings, engine=backend)
     with TestClient(app) as c:
         c.headers.update(make_api_key(backend))
         yield c, settings
+
+
+@pytest.fixture
+def swap_client(tmp_path, model_dir, backend, make_api_key):  # type: ignore[no-untyped-def]
+    yield from _serving(tmp_path, model_dir, backend, make_api_key)
+
+
+@pytest.fixture
+def no_grace_client(tmp_path, model_dir, backend, make_api_key):  # type: ignore[no-untyped-def]
+    """Swapped-out models are closed at once (no grace for requests still running on them); every text takes the
+    encoder (no cascade), so the first request starts the encoder threads."""
+    yield from _serving(tmp_path, model_dir, backend, make_api_key, TRIAGE_MODEL_RETIRE_GRACE_SECONDS="0",
+                        TRIAGE_REASON_CASCADE="off")
 
 
 def _body(score_body: dict) -> dict:
@@ -127,3 +139,46 @@ def test_only_an_admin_may_reload(swap_client, backend, make_api_key) -> None:  
     reviewer = make_api_key(backend, role="data_scientist")
     assert client.post("/v1/models/reload", headers=reviewer).status_code == 403
     assert client.get("/v1/models", headers=reviewer).status_code == 200
+
+
+def _documents_variant(source: Path, target: Path) -> str:
+    """The same document extractor under another version (its manifest names what it is a variant of)."""
+    shutil.copytree(source, target)
+    old = load_manifest(source)
+    return write_manifest(target, old.name, list(old.files), labels=old.labels, thresholds=old.thresholds,
+                          calibration=old.calibration, metrics=old.metrics, extra=old.extra,
+                          lineage={**old.lineage, "variant_of": old.version}).version
+
+
+def test_uploads_follow_a_swapped_document_champion_and_the_first_models_are_closed(
+    no_grace_client, score_body, model_dir: Path, tmp_path: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    from returns_triage.datasets.documents import generate_documents
+    from returns_triage.errors import ModelUnavailable
+
+    client, settings = no_grace_client
+    first = client.app.state["ctx"].models  # what the app loaded at start-up
+    scored = client.post("/v1/returns/score", json=_body(score_body), headers={"Idempotency-Key": "d0"})
+    assert scored.status_code == 200
+    batcher_threads = list(first.reason._threads)
+    assert batcher_threads and all(t.is_alive() for t in batcher_threads)
+
+    store = LocalModelStore(settings.model_store_dir)
+    new_documents = _documents_variant(model_dir / "documents", tmp_path / "documents-v2")
+    assert new_documents != load_manifest(model_dir / "documents").version
+    store.install("documents", "2", tmp_path / "documents-v2")
+    store.set_alias("documents", "champion", "2")
+    assert client.post("/v1/models/reload").json()["served"]["champion"]["documents"] == new_documents
+
+    pdf = next(iter(generate_documents(1, seed=5))).pdf
+    uploaded = client.post("/v1/documents", files={"file": ("doc.pdf", pdf, "application/pdf")})
+    assert uploaded.status_code == 201, uploaded.text
+    assert uploaded.json()["extractor_version"] == new_documents
+    # The models loaded at start-up were swapped out: their encoder threads end and they take no more calls.
+    for thread in batcher_threads:
+        thread.join(timeout=30)
+    assert not any(t.is_alive() for t in batcher_threads)
+    with pytest.raises(ModelUnavailable):
+        first.reason.predict(["arrived broken"])
+    after = client.post("/v1/returns/score", json=_body(score_body), headers={"Idempotency-Key": "d1"})
+    assert after.status_code == 200 and after.json()["model_versions"]["documents"] == new_documents
