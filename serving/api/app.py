@@ -45,6 +45,7 @@ from returns_triage.serving.service.model_registry import ModelRegistry, serving
 from returns_triage.serving.service.models import LoadedModels
 from returns_triage.serving.service.rate_limit import RateLimiter
 from returns_triage.serving.service.scoring import ScoringService
+from returns_triage.serving.service.shadow_scoring import ShadowRecorder
 from returns_triage.serving.storage.api_keys import SqlApiKeyStore, SqlDocumentOwnership
 from returns_triage.serving.storage.decision_writer import GroupCommitDecisionStore
 from returns_triage.serving.storage.documents import DocumentStore
@@ -186,16 +187,18 @@ def create_app(
                      else load_or_create_secret(settings.home / "keys" / "pseudonym.key"))
     # Concurrent requests' decisions commit together, in one transaction per group (each still before its reply).
     decision_store = GroupCommitDecisionStore(SqlDecisionStore(engine))
+    shadow_recorder = ShadowRecorder(SqlShadowPredictionStore(engine))
     ctx = AppContext(settings=settings, engine=engine, models=models, documents=documents,
                      api_keys=ApiKeyService(SqlApiKeyStore(engine)),
                      rate_limiter=RateLimiter(settings.role_rate_limits()),
                      pseudonymiser=Pseudonymiser(pseudonym_key),
                      scoring=ScoringService(decision_store, models, policy, documents=documents,
                                             shadow_policy=shadow, registry=registry,
-                                            shadow_store=SqlShadowPredictionStore(engine)),
+                                            shadow=shadow_recorder),
                      registry=registry)
 
     def _dispose() -> None:
+        shadow_recorder.close()  # before the models it scores with are closed
         registry.close()  # closes the models it serves now, the first ones too when this app loaded them
         if injected:
             if batcher is not None:

@@ -27,7 +27,7 @@ from returns_triage.serving.service.kpis import KPI_DEFINITIONS, KpiService
 from returns_triage.serving.storage.kpis import SqlKpiQueries
 
 __all__ = ["Sample", "MetricFamily", "ScrapeContext", "Collector", "MetricsRegistry", "kpi_collector",
-           "model_collector", "default_registry", "render", "metrics_handler", "CONTENT_TYPE"]
+           "model_collector", "shadow_collector", "default_registry", "render", "metrics_handler", "CONTENT_TYPE"]
 
 log = logging.getLogger("returns_triage.metrics")
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -149,15 +149,30 @@ def kpi_collector(ctx: ScrapeContext) -> Iterable[MetricFamily]:
 
 
 def model_collector(ctx: ScrapeContext) -> Iterable[MetricFamily]:
-    """Which bundle versions this process serves (``triage_model_info{family, version} 1``)."""
-    models = getattr(ctx.app, "models", None)
+    """Which bundle versions this process serves now (``triage_model_info{family, version} 1``): the registry's
+    current champions, which a hot swap changes."""
+    registry = getattr(ctx.app, "registry", None)
+    models = registry.current if registry is not None else getattr(ctx.app, "models", None)
     versions = models.versions() if models is not None else {}
-    yield MetricFamily("triage_model_info", "Model bundles loaded by this process.", "gauge",
+    yield MetricFamily("triage_model_info", "Model bundles served by this process.", "gauge",
                        [Sample(1.0, {"family": f, "version": v}) for f, v in sorted(versions.items())])
 
 
+def shadow_collector(ctx: ScrapeContext) -> Iterable[MetricFamily]:
+    """The challenger's shadow scoring in this process since it started: decisions recorded, and dropped because the
+    challenger was behind (``triage_shadow_decisions_total{outcome}``); nothing without a challenger."""
+    recorder = getattr(getattr(ctx.app, "scoring", None), "shadow", None)
+    if recorder is None or not recorder.stats.queued + recorder.stats.dropped:
+        return
+    stats = recorder.stats
+    yield MetricFamily("triage_shadow_decisions_total", "Decisions the challenger scored in shadow, or skipped "
+                       "because its queue was full (this process, since start).", "counter",
+                       [Sample(float(stats.recorded), {"outcome": "recorded"}),
+                        Sample(float(stats.dropped), {"outcome": "dropped"})])
+
+
 def default_registry() -> MetricsRegistry:
-    return MetricsRegistry([kpi_collector, model_collector])
+    return MetricsRegistry([kpi_collector, model_collector, shadow_collector])
 
 
 @get("/metrics", sync_to_thread=True, summary="Prometheus metrics", tags=["ops"],

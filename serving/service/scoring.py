@@ -28,7 +28,7 @@ from returns_triage.serving.domain.policy_routing import ShadowedDecision
 from returns_triage.serving.service.documents import DocumentService
 from returns_triage.serving.service.model_registry import ModelRegistry
 from returns_triage.serving.service.models import LoadedModels
-from returns_triage.serving.service.shadow_scoring import ShadowPredictionStore, record_shadow
+from returns_triage.serving.service.shadow_scoring import ShadowRecorder
 from returns_triage.serving.storage.repository import DecisionStore, DuplicateIdempotencyKey
 
 __all__ = ["ScoreResult", "ScoringService", "case_from_request"]
@@ -68,13 +68,13 @@ class ScoringService:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
         registry: ModelRegistry | None = None,
-        shadow_store: ShadowPredictionStore | None = None,
+        shadow: ShadowRecorder | None = None,
     ) -> None:
         self.store = store
         self._models = models
         # With a registry the models can be swapped while serving (promotion); each request pins one snapshot.
         self.registry = registry
-        self.shadow_store = shadow_store
+        self.shadow = shadow  # the challenger's scoring, queued off the request path
         self._pinned = threading.local()
         self.policy = policy
         # Hashed once: the policy is fixed for the life of the service, and the hash goes with every decision.
@@ -105,9 +105,8 @@ class ScoringService:
         challenger = self.registry.challenger if self.registry is not None else None
         try:
             result = self._score(tenant, idempotency_key, request)
-            if challenger is not None and self.shadow_store is not None and not result.replayed:
-                record_shadow(self.shadow_store, json.loads(result.body), request, self._pinned.models, challenger,
-                              tenant=tenant)
+            if challenger is not None and self.shadow is not None and not result.replayed:
+                self.shadow.submit(result.body, request, self._pinned.models, challenger, tenant=tenant)
             return result
         finally:
             self._pinned.models = None

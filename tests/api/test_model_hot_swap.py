@@ -122,6 +122,11 @@ def test_the_challenger_scores_in_shadow_and_the_report_compares_both(
 
     decision = client.post("/v1/returns/score", json=_body(score_body), headers={"Idempotency-Key": "s1"}).json()
     assert decision["model_versions"]["fraud"] != challenger  # the champion decided
+    recorder = client.app.state["ctx"].scoring.shadow  # the challenger scores off the request path
+    assert recorder.flush(timeout=60) and recorder.stats.recorded == 1 and recorder.stats.dropped == 0
+    metrics = client.get("/metrics").text
+    assert 'triage_shadow_decisions_total{outcome="recorded"} 1' in metrics
+    assert 'triage_shadow_decisions_total{outcome="dropped"} 0' in metrics
     with backend.connect() as conn:
         rows = [r._asdict() for r in conn.execute(select(shadow_predictions))]
     assert [(r["decision_id"], r["family"]) for r in rows] == [(decision["decision_id"], "fraud")]
@@ -174,6 +179,7 @@ def test_uploads_follow_a_swapped_document_champion_and_the_first_models_are_clo
     uploaded = client.post("/v1/documents", files={"file": ("doc.pdf", pdf, "application/pdf")})
     assert uploaded.status_code == 201, uploaded.text
     assert uploaded.json()["extractor_version"] == new_documents
+    assert f'triage_model_info{{family="documents",version="{new_documents}"}} 1' in client.get("/metrics").text
     # The models loaded at start-up were swapped out: their encoder threads end and they take no more calls.
     for thread in batcher_threads:
         thread.join(timeout=30)
