@@ -10,7 +10,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from returns_triage.serving.domain.failsafe import CATEGORICAL_INPUTS, INPUTS_HOLD, NUMERIC_INPUTS, case_inputs
+from returns_triage.serving.domain.failsafe import (
+    CATEGORICAL_INPUTS,
+    INPUTS_HOLD,
+    NUMERIC_INPUTS,
+    as_number,
+    case_inputs,
+)
 
 __all__ = ["window_frame", "audit_propensity", "FRAME_COLUMNS", "NUMERIC_FEATURES", "CATEGORICAL_FEATURES"]
 
@@ -36,13 +42,6 @@ def audit_propensity(document: dict[str, Any]) -> float:
     return float("nan")
 
 
-def _number(value: Any) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return float("nan")
-
-
 def window_frame(rows: list[dict[str, Any]], labels: dict[str, dict[str, Any]]) -> pd.DataFrame:
     """One row per decision. ``error`` is 1 when what is known says an auto-approval would have been wrong (fraud
     confirmed, another reason confirmed, or a reviewer rejected), 0 when known right, NaN when nothing is known."""
@@ -65,7 +64,7 @@ def window_frame(rows: list[dict[str, Any]], labels: dict[str, dict[str, Any]]) 
             "route": r["route"], "reason_code": r["reason_code"],
             "reason_confidence": float(r["reason_confidence"]),
             "reason_abstain": bool((doc.get("reason") or {}).get("abstain", False)),
-            "risk_score": _number(r["risk_score"]),
+            "risk_score": as_number(r["risk_score"]),
             "model_version": str((r.get("model_versions") or {}).get("fraud", "")),
             "reason_model_version": str((r.get("model_versions") or {}).get("reason", "")),
             "audit_propensity": audit_propensity(doc),

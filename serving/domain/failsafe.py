@@ -28,7 +28,7 @@ from datetime import datetime
 from typing import Any
 
 __all__ = ["ALL_SEGMENTS", "REASON_SCOPE", "INPUTS_HOLD", "NUMERIC_INPUTS", "CATEGORICAL_INPUTS", "FailsafeState",
-           "FailsafeBoard", "VettedInputs", "case_inputs", "reason_scope", "tightened_gates"]
+           "FailsafeBoard", "VettedInputs", "as_number", "case_inputs", "reason_scope", "tightened_gates"]
 
 ALL_SEGMENTS = "*"
 REASON_SCOPE = "reason="  # prefix of a scope that holds one predicted reason code in every segment
@@ -38,7 +38,8 @@ NUMERIC_INPUTS = ("refund_amount", "unit_price", "account_age_days", "returns_la
 CATEGORICAL_INPUTS = ("channel", "facility", "category", "claimed_condition")
 
 
-def _number(value: Any) -> float:
+def as_number(value: Any) -> float:
+    """``value`` as a float; NaN when it is missing or not a number."""
     try:
         return float(value)
     except (TypeError, ValueError):
@@ -52,10 +53,10 @@ def case_inputs(payload: dict[str, Any], channel: str, facility: str) -> dict[st
     line = payload.get("line") or {}
     customer = payload.get("customer") or {}
     return {
-        "refund_amount": _number(payload.get("refund_amount")), "unit_price": _number(line.get("unit_price")),
-        "account_age_days": _number(customer.get("account_age_days")),
-        "returns_last_365d": _number(customer.get("returns_last_365d")),
-        "prior_fraud_flags": _number(customer.get("prior_fraud_flags")),
+        "refund_amount": as_number(payload.get("refund_amount")), "unit_price": as_number(line.get("unit_price")),
+        "account_age_days": as_number(customer.get("account_age_days")),
+        "returns_last_365d": as_number(customer.get("returns_last_365d")),
+        "prior_fraud_flags": as_number(customer.get("prior_fraud_flags")),
         "text_length": float(len(str(payload.get("reason_text") or ""))),
         "channel": str(channel), "facility": str(facility), "category": str(line.get("category") or "unknown"),
         "claimed_condition": str(payload.get("claimed_condition") or "unknown"),
