@@ -191,9 +191,8 @@ def create_app(
     # this app loaded are the registry's to close once swapped out; injected ones stay the caller's.
     registry = ModelRegistry.for_settings(settings, initial=models, own_initial=not injected,
                                           prepare=partial(_served, settings))
-    documents = DocumentService(DocumentStore(settings.documents_dir), models.documents,
-                                max_bytes=settings.max_document_bytes, owners=SqlDocumentOwnership(engine),
-                                current_extractor=lambda: registry.current.documents)
+    documents = DocumentService(DocumentStore(settings.documents_dir), lambda: registry.current.documents,
+                                max_bytes=settings.max_document_bytes, owners=SqlDocumentOwnership(engine))
     if not injected:
         registry.start_polling(settings.model_poll_seconds)
     pseudonym_key = (bytes.fromhex(settings.pseudonym_key) if settings.pseudonym_key

@@ -22,21 +22,18 @@ class DocumentOwnership(Protocol):
 
 class DocumentService:
     """With ``owners``, a tenant sees only documents it uploaded itself: another tenant's id is unknown to it.
-    ``current_extractor``, when given, names the extractor to use at each upload (the champion serving now, which
-    a hot swap changes); otherwise ``extractor`` is used throughout."""
+    ``extractor`` names the extractor to use at each upload: the champion serving now, which a hot swap changes."""
 
-    def __init__(self, store: DocumentStore, extractor: DocumentExtractorLike | None, *, max_bytes: int,
-                 owners: DocumentOwnership | None = None,
-                 current_extractor: Callable[[], DocumentExtractorLike | None] | None = None) -> None:
+    def __init__(self, store: DocumentStore, extractor: Callable[[], DocumentExtractorLike | None], *, max_bytes: int,
+                 owners: DocumentOwnership | None = None) -> None:
         self.store = store
         self._extractor = extractor
-        self._current = current_extractor
         self.max_bytes = max_bytes
         self.owners = owners
 
     @property
     def extractor(self) -> DocumentExtractorLike | None:
-        return self._current() if self._current is not None else self._extractor
+        return self._extractor()
 
     def _visible(self, tenant: str | None, document_id: str) -> bool:
         return self.owners is None or tenant is None or self.owners.owns(tenant, document_id)

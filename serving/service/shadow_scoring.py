@@ -79,12 +79,11 @@ def record_shadow(store: ShadowPredictionStore, decision: Mapping[str, Any], req
 
 @dataclass(slots=True)
 class ShadowStats:
-    """``queued`` decisions were handed over, ``recorded`` of them scored (``rows`` stored), ``dropped`` not queued
-    because the queue was full."""
+    """``queued`` decisions were handed over, ``recorded`` of them scored, ``dropped`` not queued because the queue
+    was full."""
 
     queued: int = 0
     recorded: int = 0
-    rows: int = 0
     dropped: int = 0
 
 
@@ -145,13 +144,10 @@ class ShadowRecorder:
                 body, request, champion, challenger, tenant = self._jobs.popleft()
                 self._busy = True
             try:
-                decision = json.loads(body)
-                stored = record_shadow(self.store, decision, request, champion, challenger, tenant=tenant)
+                record_shadow(self.store, json.loads(body), request, champion, challenger, tenant=tenant)
             except Exception:  # noqa: BLE001 - a malformed body must not stop the recorder
                 log.exception("shadow scoring failed")
-                stored = 0
             with self._cond:
                 self._busy = False
                 self.stats.recorded += 1
-                self.stats.rows += stored
                 self._cond.notify_all()

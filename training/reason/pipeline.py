@@ -200,8 +200,8 @@ def fit_reason_bundle(
         pool_texts, pool_emb = (calib.texts, Xv) if calib is not None else (fit_rows.texts, X)
         parity_idx = parity_indices(len(pool_texts))
         parity_texts, parity_emb = [pool_texts[i] for i in parity_idx], pool_emb[parity_idx]
-        parity = {"fp32": _encoder_parity(head, out_dir / "encoder.onnx", out_dir, parity_texts, parity_emb,
-                                          lexical_view)}
+        parity = {"fp32": _encoder_parity(head, _served_embeddings(out_dir / "encoder.onnx", out_dir, parity_texts),
+                                          out_dir, parity_texts, parity_emb, lexical_view)}
         # Anything but a near-tie flip means a broken export.
         if parity["fp32"]["top1_agreement"] < 0.99:
             raise RuntimeError(f"fp32 ONNX encoder disagrees with the training pipeline: {parity['fp32']}")
@@ -247,7 +247,8 @@ def fit_reason_bundle(
                 int8 = Path(tmp) / f"encoder.{variant}.onnx"
                 _quantize_cached(fp32_encoder, int8, None if source else cache_dir, keep_fp32)
                 head = copy.deepcopy(trained_head)
-                parity[variant] = _encoder_parity(head, int8, out_dir, parity_texts, parity_emb, lexical_view)
+                int8_emb = _served_embeddings(int8, out_dir, parity_texts)
+                parity[variant] = _encoder_parity(head, int8_emb, out_dir, parity_texts, parity_emb, lexical_view)
                 if parity[variant]["top1_agreement"] < INT8_MIN_AGREEMENT:
                     say(f"{variant} parity too low ({parity[variant]['top1_agreement']:.4f})")
                     continue
@@ -256,8 +257,7 @@ def fit_reason_bundle(
                 held_X, head_check = calibrate_on_served()
                 # The gate again with the head the bundle serves (recalibrated on the int8 embeddings, which refits
                 # a fused head's lexical weight): served path vs torch encoder through that same head.
-                served = _encoder_parity(head, out_dir / "encoder.onnx", out_dir, parity_texts, parity_emb,
-                                         lexical_view)
+                served = _encoder_parity(head, int8_emb, out_dir, parity_texts, parity_emb, lexical_view)
                 parity[f"{variant}_served_head"] = served
                 if served["top1_agreement"] >= INT8_MIN_AGREEMENT:
                     quantization = {"scheme": INT8_SCHEME, "keep_fp32": list(keep_fp32),
@@ -347,11 +347,15 @@ def parity_indices(n: int) -> np.ndarray:
     return np.arange(0, n, max(1, n // PARITY_TEXTS))[:PARITY_TEXTS]
 
 
-def _encoder_parity(head: CalibratedReasonHead, encoder_path: Path, bundle_dir: Path, texts: list[str],
+def _served_embeddings(encoder_path: Path, bundle_dir: Path, texts: list[str]) -> np.ndarray:
+    """``texts`` through the serving path's tokenizer and this ONNX encoder."""
+    return OnnxTextEncoder(encoder_path, bundle_dir / "tokenizer.json").encode(texts, batch_size=32)
+
+
+def _encoder_parity(head: CalibratedReasonHead, emb: np.ndarray, bundle_dir: Path, texts: list[str],
                     reference_emb: np.ndarray, lexical_view: Any = None) -> dict[str, float]:
-    """Serving-path probabilities (tokenizers + this ONNX encoder + the head) against torch + sklearn."""
-    encoder = OnnxTextEncoder(encoder_path, bundle_dir / "tokenizer.json")
-    emb = encoder.encode(texts, batch_size=32)
+    """Serving-path probabilities (``emb``: the served encoder's embeddings of ``texts``, through the bundle's
+    ONNX head) against torch + sklearn."""
     feed, lex = head_inputs(emb, lexical_view if head.uses_lexical_ else None, texts)
     (got, got_score) = onnx_session(bundle_dir / "head.onnx").run(None, feed)
     ref = head.predict_proba(reference_emb, lex)

@@ -9,9 +9,8 @@ database: batch decisions are not stored, audited or sent to webhooks.
 
 Rows are read, scored and written one chunk at a time, in three overlapping stages: one thread reads and parses
 chunk k+2, another encodes chunk k+1 (in one encoder call per core at once, by default) and the calling thread
-decides and writes chunk k.
-After each chunk the progress file records the last fully written row (:mod:`returns_triage.batch.progress`), so
-``resume=True`` continues exactly there.
+decides and writes chunk k. After each chunk the progress file records the last fully written row
+(:mod:`returns_triage.batch.progress`), so ``resume=True`` continues exactly there.
 """
 
 from __future__ import annotations
@@ -127,8 +126,8 @@ def score_batch(input_path: Path, output_path: Path, *, models: LoadedModels, po
     first = state.rows_done - state.rows_done % batch_size
     chunks = iter(source.chunks(batch_size, skip=first))
 
-    # Each chunk's encoder batches are dealt round robin to ``encoder_streams`` calls running at once: the encoding
-    # thread runs the first, these threads the others.
+    # Each chunk's encoder batches are shared out among ``encoder_streams`` calls running at once (see
+    # _encode_chunk): the encoding thread runs the first, these threads the others.
     streams = (ThreadPoolExecutor(max_workers=encoder_streams - 1, thread_name_prefix="score-batch-stream")
                if encoder_streams > 1 else None)
     reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="score-batch-reader")
