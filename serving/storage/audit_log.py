@@ -21,15 +21,16 @@ from returns_triage.serving.domain.audit import GENESIS_HASH, AuditEntry, Checkp
 from returns_triage.serving.domain.model import canonical_json, sha256_of
 from returns_triage.serving.storage.tables import audit_checkpoints, audit_entries, policy_documents
 
-__all__ = ["REVIEW_ACTION", "OVERRIDE", "OUTCOME", "EntryDraft", "append_entry", "append_entries",
-           "append_review_entry", "note_sha256", "store_policy_document", "SqlAuditLog"]
+__all__ = ["REVIEW_ACTION", "OVERRIDE", "OUTCOME", "EntryDraft", "append_entry", "append_entries", "chain_entries",
+           "entry_rows", "append_review_entry", "note_sha256", "store_policy_document", "SqlAuditLog",
+           "CHAIN_LOCK", "CHAIN_LOCK_KEY", "HEAD", "INSERT_ENTRY"]
 
 REVIEW_ACTION = "review_action"
 OVERRIDE = "override"
 OUTCOME = "outcome"
 
 # Any constant works; it only has to be the same in every process that appends.
-_PG_CHAIN_LOCK = 0x72747269616765  # "rtriage"
+CHAIN_LOCK_KEY = 0x72747269616765  # "rtriage"
 
 _ENTRY_COLUMNS = (audit_entries.c.seq, audit_entries.c.tenant, audit_entries.c.kind, audit_entries.c.subject_id,
                   audit_entries.c.actor, audit_entries.c.created_at, audit_entries.c.payload,
@@ -65,9 +66,11 @@ class EntryDraft:
     payload: str
 
 
-_INSERT_ENTRY = audit_entries.insert()
-_HEAD = select(audit_entries.c.seq, audit_entries.c.entry_hash).order_by(audit_entries.c.seq.desc()).limit(1)
-_CHAIN_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
+# Every appender takes the chain lock (PostgreSQL; SQLite's BEGIN IMMEDIATE is the lock there), then reads the
+# head, then inserts: the statements of an append, for callers that run them themselves.
+INSERT_ENTRY = audit_entries.insert()
+HEAD = select(audit_entries.c.seq, audit_entries.c.entry_hash).order_by(audit_entries.c.seq.desc()).limit(1)
+CHAIN_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
 
 
 def append_entries(conn: Connection, drafts: Sequence[EntryDraft], *,
@@ -78,9 +81,19 @@ def append_entries(conn: Connection, drafts: Sequence[EntryDraft], *,
         return []
     if conn.dialect.name == "postgresql":
         # Held until the transaction ends; the next appender then reads the head this one committed.
-        conn.execute(_CHAIN_LOCK, {"k": _PG_CHAIN_LOCK})
-    head = conn.execute(_HEAD).first()
-    seq, prev_hash = (0, GENESIS_HASH) if head is None else (int(head.seq), head.entry_hash)
+        conn.execute(CHAIN_LOCK, {"k": CHAIN_LOCK_KEY})
+    head = conn.execute(HEAD).first()
+    entries = chain_entries(drafts, None if head is None else (int(head.seq), head.entry_hash), created_at=created_at)
+    conn.execute(INSERT_ENTRY, entry_rows(entries))
+    return entries
+
+
+def chain_entries(drafts: Sequence[EntryDraft], head: tuple[int, str] | None, *,
+                  created_at: str | None = None) -> list[AuditEntry]:
+    """``drafts`` chained after ``head`` (the last entry's ``seq`` and hash, read under the chain lock; None for an
+    empty log). Callers that run their own statements (the group-commit writer) read the head and insert the
+    entries themselves."""
+    seq, prev_hash = (0, GENESIS_HASH) if head is None else head
     when = created_at or _now()
     entries: list[AuditEntry] = []
     for draft in drafts:
@@ -91,11 +104,14 @@ def append_entries(conn: Connection, drafts: Sequence[EntryDraft], *,
                                   actor=draft.actor, created_at=when, payload=draft.payload, prev_hash=prev_hash,
                                   entry_hash=entry_hash))
         prev_hash = entry_hash
-    conn.execute(_INSERT_ENTRY, [
-        {"seq": e.seq, "tenant": e.tenant, "kind": e.kind, "subject_id": e.subject_id, "actor": e.actor,
-         "created_at": e.created_at, "payload": e.payload, "prev_hash": e.prev_hash, "entry_hash": e.entry_hash}
-        for e in entries])
     return entries
+
+
+def entry_rows(entries: Sequence[AuditEntry]) -> list[dict[str, Any]]:
+    """The parameters of :data:`INSERT_ENTRY` for ``entries``."""
+    return [{"seq": e.seq, "tenant": e.tenant, "kind": e.kind, "subject_id": e.subject_id, "actor": e.actor,
+             "created_at": e.created_at, "payload": e.payload, "prev_hash": e.prev_hash, "entry_hash": e.entry_hash}
+            for e in entries]
 
 
 def note_sha256(note: str | None) -> str | None:

@@ -28,14 +28,25 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, select
+from sqlalchemy.engine import Dialect
 
 from returns_triage.serving.domain.audit import decision_entry_payload
 from returns_triage.serving.domain.model import Decision, ReviewItem, canonical_json
 from returns_triage.serving.domain.webhooks import DECISION_CREATED
-from returns_triage.serving.storage.audit_log import EntryDraft, append_entries, store_policy_document
+from returns_triage.serving.storage.audit_log import (
+    CHAIN_LOCK,
+    CHAIN_LOCK_KEY,
+    HEAD,
+    INSERT_ENTRY,
+    EntryDraft,
+    chain_entries,
+    entry_rows,
+    store_policy_document,
+)
+from returns_triage.serving.storage.prepared import PreparedStatement
 from returns_triage.serving.storage.repository import DuplicateIdempotencyKey, SqlDecisionStore, StoredResponse
-from returns_triage.serving.storage.tables import cases, idempotency_keys
-from returns_triage.serving.storage.webhooks import enqueue_events, event_row
+from returns_triage.serving.storage.tables import idempotency_keys, webhook_events
+from returns_triage.serving.storage.webhooks import event_row
 
 __all__ = ["GroupCommitDecisionStore", "GroupCommitStats"]
 
@@ -94,12 +105,7 @@ class GroupCommitDecisionStore:
         self._cond = threading.Condition(threading.Lock())
         self._writing = False  # a request thread leads a group now
         self._in_flight = 0  # decisions handed in and not answered yet (queued or in the group being written)
-        self._select_keys = (select(idempotency_keys.c.key)
-                             .where(idempotency_keys.c.tenant == bindparam("tenant"),
-                                    idempotency_keys.c.key.in_(bindparam("keys", expanding=True))))
-        self._select_case_refs = (select(cases.c.case_id, cases.c.id)
-                                  .where(cases.c.tenant == bindparam("tenant"),
-                                         cases.c.case_id.in_(bindparam("case_ids", expanding=True))))
+        self._statements = _GroupStatements(store)
 
     # ------------------------------------------------------------------------------------------- the port
 
@@ -213,10 +219,12 @@ class GroupCommitDecisionStore:
         """Write the group's decisions in ``conn``'s transaction; returns how many were written and adds the
         policies it stored to ``policies``. A decision whose key is stored already (or earlier in the group)
         gets :class:`DuplicateIdempotencyKey` and writes nothing."""
+        sql = self._statements
         keys_by_tenant: dict[str, list[str]] = defaultdict(list)
         for job in group:
             keys_by_tenant[job.tenant].append(job.key)
-        taken = {tenant: set(conn.execute(self._select_keys, {"tenant": tenant, "keys": keys}).scalars())
+        taken = {tenant: {key for (key,) in sql.select_keys(len(keys)).fetch(
+                     conn, {"tenant": tenant, **{f"k{i}": key for i, key in enumerate(keys)}})}
                  for tenant, keys in keys_by_tenant.items()}
         # In arrival order, which is the order the audit log records them in.
         fresh: list[_Pending] = []
@@ -228,38 +236,84 @@ class GroupCommitDecisionStore:
                 fresh.append(job)
         if not fresh:
             return 0
-        store = self.store
-        conn.execute(store._insert_case, [
-            {"id": str(uuid.uuid4()), "tenant": j.tenant, "case_id": j.decision.case.case_id,
-             "facility": j.decision.case.facility, "channel": j.decision.case.channel,
-             "segment": j.decision.case.segment, "payload": j.decision.case.payload,
-             "created_at": j.decision.created_at} for j in fresh])
-        refs: dict[tuple[str, str], str] = {}
-        for tenant in {j.tenant for j in fresh}:
-            case_ids = list({j.decision.case.case_id for j in fresh if j.tenant == tenant})
-            for case_id, ref in conn.execute(self._select_case_refs, {"tenant": tenant, "case_ids": case_ids}):
-                refs[(tenant, case_id)] = ref
-        conn.execute(store._insert_decision, [_decision_row(j, refs[(j.tenant, j.decision.case.case_id)])
-                                              for j in fresh])
+        case_rows = [{"id": str(uuid.uuid4()), "tenant": j.tenant, "case_id": j.decision.case.case_id,
+                      "facility": j.decision.case.facility, "channel": j.decision.case.channel,
+                      "segment": j.decision.case.segment, "payload": j.decision.case.payload,
+                      "created_at": j.decision.created_at} for j in fresh]
+        inserted = sql.insert_case.execute(conn, case_rows)
+        # Every row inserted: each case is the one just written. Otherwise (a case scored before, or twice in this
+        # group; or a driver that cannot count an executemany) look each one up.
+        if inserted == len(case_rows):
+            refs = {(r["tenant"], r["case_id"]): r["id"] for r in case_rows}
+        else:
+            refs = {(r["tenant"], r["case_id"]): sql.select_case_ref.fetch(conn, r)[0][0] for r in case_rows}
+        sql.insert_decision.execute(conn, [_decision_row(j, refs[(j.tenant, j.decision.case.case_id)])
+                                           for j in fresh])
         review_rows = [_review_row(j, refs[(j.tenant, j.decision.case.case_id)]) for j in fresh
                        if j.review_item is not None]
         if review_rows:
-            conn.execute(store._insert_review_item, review_rows)
-        conn.execute(store._insert_key, [
+            sql.insert_review_item.execute(conn, review_rows)
+        sql.insert_key.execute(conn, [
             {"tenant": j.tenant, "key": j.key, "request_sha256": j.request_sha256,
              "decision_id": j.decision.decision_id, "status_code": j.status_code, "response_body": j.body,
              "created_at": j.decision.created_at} for j in fresh])
-        append_entries(conn, [EntryDraft(tenant=j.tenant, kind="decision", subject_id=j.decision.decision_id,
-                                         actor=_ACTOR, payload=j.audit_text) for j in fresh])
+        # The audit entries, as audit_log.append_entries writes them: chain lock, head, one insert.
+        if sql.chain_lock is not None:
+            sql.chain_lock.fetch(conn, {"k": CHAIN_LOCK_KEY})
+        head = sql.head.fetch(conn)
+        entries = chain_entries([EntryDraft(tenant=j.tenant, kind="decision", subject_id=j.decision.decision_id,
+                                            actor=_ACTOR, payload=j.audit_text) for j in fresh],
+                                (int(head[0][0]), head[0][1]) if head else None)
+        sql.insert_entry.execute(conn, entry_rows(entries))
         # The policy each decision was made under, content-addressed, so a replay can find it by its hash.
+        store = self.store
         for job in fresh:
             d = job.decision
             if (d.policy_content is not None and d.policy_sha256 not in store._policies_stored
                     and d.policy_sha256 not in policies):
                 store_policy_document(conn, version=d.policy_version, content=d.policy_content)
                 policies.add(d.policy_sha256)
-        enqueue_events(conn, [j.event for j in fresh])
+        sql.insert_event.execute(conn, [j.event for j in fresh])
         return len(fresh)
+
+
+class _GroupStatements:
+    """The statements of a group write, compiled once for the engine's dialect (see storage/prepared.py); the
+    one-decision path (fallback, and every other writer) keeps to ``Connection.execute``."""
+
+    def __init__(self, store: SqlDecisionStore) -> None:
+        dialect: Dialect = store.engine.dialect
+        self._dialect = dialect
+        self.insert_case = PreparedStatement(store._insert_case, dialect, _CASE_COLUMNS)
+        self.select_case_ref = PreparedStatement(store._select_case_ref, dialect)
+        self.insert_decision = PreparedStatement(store._insert_decision, dialect, _DECISION_COLUMNS)
+        self.insert_review_item = PreparedStatement(store._insert_review_item, dialect, _REVIEW_COLUMNS)
+        self.insert_key = PreparedStatement(store._insert_key, dialect, _KEY_COLUMNS)
+        self.chain_lock = PreparedStatement(CHAIN_LOCK, dialect) if dialect.name == "postgresql" else None
+        self.head = PreparedStatement(HEAD, dialect)
+        self.insert_entry = PreparedStatement(INSERT_ENTRY, dialect, _ENTRY_COLUMNS)
+        self.insert_event = PreparedStatement(webhook_events.insert(), dialect, _EVENT_COLUMNS)
+        self._select_keys: dict[int, PreparedStatement] = {}
+
+    def select_keys(self, n: int) -> PreparedStatement:
+        """The stored keys among ``n`` (parameters ``tenant``, ``k0`` … ``k{n-1}``); one statement per size."""
+        statement = self._select_keys.get(n)
+        if statement is None:
+            query = select(idempotency_keys.c.key).where(
+                idempotency_keys.c.tenant == bindparam("tenant"),
+                idempotency_keys.c.key.in_([bindparam(f"k{i}") for i in range(n)]))
+            statement = self._select_keys.setdefault(n, PreparedStatement(query, self._dialect))
+        return statement
+
+
+_CASE_COLUMNS = ("id", "tenant", "case_id", "facility", "channel", "segment", "payload", "created_at")
+_DECISION_COLUMNS = ("decision_id", "tenant", "case_ref", "created_at", "route", "reason_code", "reason_confidence",
+                     "risk_score", "policy_version", "model_versions", "inputs_sha256", "document")
+_REVIEW_COLUMNS = ("item_id", "tenant", "decision_id", "case_ref", "queue", "priority", "sla_due_at", "status",
+                   "created_at", "fencing_token", "escalation_level")
+_KEY_COLUMNS = ("tenant", "key", "request_sha256", "decision_id", "status_code", "response_body", "created_at")
+_ENTRY_COLUMNS = ("seq", "tenant", "kind", "subject_id", "actor", "created_at", "payload", "prev_hash", "entry_hash")
+_EVENT_COLUMNS = ("event_id", "tenant", "event", "created_at", "body")
 
 
 def _decision_row(job: _Pending, case_ref: str) -> dict[str, Any]:
@@ -276,4 +330,4 @@ def _review_row(job: _Pending, case_ref: str) -> dict[str, Any]:
     assert r is not None
     return {"item_id": r.item_id, "tenant": r.tenant, "decision_id": r.decision_id, "case_ref": case_ref,
             "queue": r.queue, "priority": r.priority, "sla_due_at": r.sla_due_at, "status": r.status,
-            "created_at": job.decision.created_at, "fencing_token": 0}
+            "created_at": job.decision.created_at, "fencing_token": 0, "escalation_level": 0}

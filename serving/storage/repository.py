@@ -16,6 +16,7 @@ from returns_triage.serving.domain.model import Decision, ReviewItem
 from returns_triage.serving.domain.webhooks import DECISION_CREATED
 from returns_triage.serving.storage.audit_log import append_entry, store_policy_document
 from returns_triage.serving.storage.engine import reading
+from returns_triage.serving.storage.prepared import PreparedStatement
 from returns_triage.serving.storage.tables import cases, decisions, idempotency_keys, review_items
 from returns_triage.serving.storage.webhooks import enqueue_event
 
@@ -73,14 +74,17 @@ class SqlDecisionStore:
                                         idempotency_keys.c.response_body, idempotency_keys.c.decision_id)
                                  .where(idempotency_keys.c.tenant == bindparam("tenant"),
                                         idempotency_keys.c.key == bindparam("key")))
+        self._prepared_response = PreparedStatement(self._select_response, engine.dialect)
         self._policies_stored: set[str] = set()  # policy sha256s known to be committed (see save_decision)
 
     def stored_response(self, tenant: str, key: str) -> StoredResponse | None:
+        # Read on every scoring request (a repeat is answered from here): one statement, no transaction of ours.
         with self._reader.connect() as conn:
-            row = conn.execute(self._select_response, {"tenant": tenant, "key": key}).first()
-        if row is None:
+            rows = self._prepared_response.fetch(conn, {"tenant": tenant, "key": key})
+        if not rows:
             return None
-        return StoredResponse(row.request_sha256, row.status_code, bytes(row.response_body), row.decision_id)
+        request_sha256, status_code, body, decision_id = rows[0]
+        return StoredResponse(request_sha256, int(status_code), bytes(body), decision_id)
 
     def save_decision(
         self,
