@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,12 +41,12 @@ class ReasonModel:
     """Text → reason code, calibrated confidence, conformal prediction set and an abstention flag."""
 
     def __init__(self, directory: Path, manifest: Manifest, *, intra_op_threads: int = 0,
-                 cascade: bool = True) -> None:
+                 cascade: bool = True, wide_threads: int = 0) -> None:
         self.directory = directory
         self.manifest = manifest
         self.labels = np.array(manifest.labels)
         self.encoder = OnnxTextEncoder(directory / "encoder.onnx", directory / "tokenizer.json",
-                                       intra_op_threads=intra_op_threads)
+                                       intra_op_threads=intra_op_threads, wide_threads=wide_threads)
         self._head = onnx_session(directory / "head.onnx", intra_op_threads=intra_op_threads)
         self.abstain_threshold = float(manifest.thresholds["abstain_below_confidence"])
         self.conformal_q = float(manifest.thresholds["conformal_q"])
@@ -68,10 +69,17 @@ class ReasonModel:
         self.cascade_enabled = cascade
 
     @classmethod
-    def load(cls, directory: Path, *, intra_op_threads: int = 0, cascade: bool = True) -> ReasonModel:
-        """Verify and load a bundle; ``cascade=False`` keeps its first stage unused (the full model path)."""
+    def load(cls, directory: Path, *, intra_op_threads: int = 0, cascade: bool = True,
+             wide_threads: int = 0) -> ReasonModel:
+        """Verify and load a bundle; ``cascade=False`` keeps its first stage unused (the full model path).
+        ``wide_threads``: see :class:`OnnxTextEncoder` and :meth:`wide`."""
         manifest = load_manifest(directory, expected_name=BUNDLE_NAME, verify=True)
-        return cls(directory, manifest, intra_op_threads=intra_op_threads, cascade=cascade)
+        return cls(directory, manifest, intra_op_threads=intra_op_threads, cascade=cascade,
+                   wide_threads=wide_threads)
+
+    def wide(self) -> AbstractContextManager[None]:
+        """Encoder calls this thread makes inside the block use every core (loaded with ``wide_threads``)."""
+        return self.encoder.wide() if self.encoder.has_wide_session else nullcontext()
 
     def with_cascade(self, enabled: bool) -> ReasonModel:
         """The same loaded model (sessions shared) with the first stage switched on or off."""

@@ -50,7 +50,7 @@ from returns_triage.serving.service.shadow_scoring import ShadowRecorder
 from returns_triage.serving.storage.api_keys import SqlApiKeyStore, SqlDocumentOwnership
 from returns_triage.serving.storage.decision_writer import GroupCommitDecisionStore
 from returns_triage.serving.storage.documents import DocumentStore
-from returns_triage.serving.storage.engine import make_engine
+from returns_triage.serving.storage.engine import WalCheckpointer, is_sqlite, make_engine
 from returns_triage.serving.storage.key_files import load_or_create_secret
 from returns_triage.serving.storage.monitoring import SqlMonitoringStore
 from returns_triage.serving.storage.repository import SqlDecisionStore
@@ -169,7 +169,14 @@ def create_app(
     engine: Engine | None = None,
 ) -> Litestar:
     """Build the API. ``models`` / ``engine`` may be injected (tests); otherwise they come from ``settings``."""
-    engine = engine or make_engine(settings.database_url, pool_size=settings.db_pool_size)
+    checkpointer = None
+    if engine is None:
+        # SQLite: the write-ahead log is checkpointed beside the requests, not inside one of their commits.
+        background = is_sqlite(settings.database_url) and settings.sqlite_checkpoint_seconds > 0
+        engine = make_engine(settings.database_url, pool_size=settings.db_pool_size,
+                             checkpoint_on_commit=not background)
+        if background:
+            checkpointer = WalCheckpointer(engine, settings.sqlite_checkpoint_seconds).start()
     injected = models is not None
     # Each family's champion from the local model store, else TRIAGE_MODEL_DIR/<family>.
     models = _served(settings, models if models is not None else serving_models(settings))
@@ -217,6 +224,8 @@ def create_app(
                 batcher.close()
             models.close()
         decision_store.close()
+        if checkpointer is not None:
+            checkpointer.close()
         engine.dispose()
 
     app = _App(

@@ -16,6 +16,11 @@ encoder's own threads never compete for the cores; with one runner per core and 
 keeps every core busy: a text that arrives while a long one is being encoded starts on the other core instead of
 waiting, which two worker processes of one thread each cannot do for each other.
 
+A model that offers ``wide()`` (:class:`ReasonModel` loaded with ``wide_threads``) runs a lone request on every
+core: when a runner takes a single call while nothing else is queued and no other runner is busy, it runs that call
+inside ``wide()``. Concurrent calls keep one call per core, so the peak rate is unchanged; a request at light load no
+longer waits the single-thread time of a long text.
+
 With the cascade on, a model that offers ``first_stage`` and ``predict_encoder`` (:class:`ReasonModel` does) has
 its cheap first stage run in the caller's thread: a text it answers returns at once instead of waiting for the
 encoder batch in flight, and only deferred texts are queued, so every batch is encoder work.
@@ -27,6 +32,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 
 from returns_triage.errors import ModelUnavailable
@@ -45,7 +51,8 @@ class BatchingStats:
     """Counters for benchmarks and diagnostics: how many calls were made and how they were grouped.
 
     ``calls`` and ``texts`` count what callers asked for; ``first_stage_texts`` of those texts were answered by
-    the cascade's first stage without queueing; ``batches`` encoder calls ran ``batched_texts`` texts."""
+    the cascade's first stage without queueing; ``batches`` encoder calls ran ``batched_texts`` texts;
+    ``wide_batches`` of those calls were a lone request run on every core."""
 
     calls: int = 0
     batches: int = 0
@@ -53,6 +60,7 @@ class BatchingStats:
     largest_batch: int = 0
     first_stage_texts: int = 0
     batched_texts: int = 0
+    wide_batches: int = 0
 
     @property
     def mean_batch(self) -> float:
@@ -96,6 +104,9 @@ class MicroBatchingReasonScorer:
         self.runners = runners
         self._threads: list[threading.Thread] = []
         self._mean_batch = 1.0
+        self._busy = 0  # runners executing a batch now
+        wide = getattr(model, "wide", None)
+        self._wide: Callable[[], AbstractContextManager[None]] | None = wide if callable(wide) else None
         first_stage = getattr(model, "first_stage", None)
         predict_encoder = getattr(model, "predict_encoder", None)
         split = callable(first_stage) and callable(predict_encoder)
@@ -166,9 +177,21 @@ class MicroBatchingReasonScorer:
                 if not self._pending:
                     return  # closed and drained
                 batch = self._take()
-            if self.max_wait_s and not self._closed:
-                batch = self._top_up(batch)
-            self._execute(batch)
+                lone = len(batch) == 1 and not self._pending and self._busy == 0
+                self._busy += 1
+            try:
+                if self.max_wait_s and not self._closed:
+                    batch = self._top_up(batch)
+                if lone and len(batch) == 1 and self._wide is not None:
+                    with self._wide():
+                        self._execute(batch)
+                    with self._cond:
+                        self.stats.wide_batches += 1
+                else:
+                    self._execute(batch)
+            finally:
+                with self._cond:
+                    self._busy -= 1
 
     def _take(self, already: int = 0) -> list[_Job]:
         """Jobs from the queue up to ``max_batch`` texts in all (always at least one). Holds ``_cond``."""

@@ -223,7 +223,8 @@ class ModelRegistry:
     def for_settings(cls, settings: Any, **kwargs: Any) -> ModelRegistry:
         """The registry a serving process with these settings uses (store, fallback dir, public key, shadow)."""
         key = load_public_key(Path(settings.model_public_key)) if settings.model_public_key else None
-        kwargs.setdefault("loader", partial(load_models, encoder_threads=settings.encoder_threads))
+        kwargs.setdefault("loader", partial(load_models, encoder_threads=settings.encoder_threads,
+                                            encoder_wide_threads=settings.encoder_wide_threads))
         kwargs.setdefault("grace_seconds", settings.model_retire_grace_seconds)
         return cls(LocalModelStore(settings.model_store_dir), settings.model_dir, public_key=key,
                    shadow=settings.shadow_challenger, **kwargs)
@@ -356,4 +357,5 @@ def serving_models(settings: Any) -> LoadedModels:
                 dirs[family] = directory
     except (BundleIntegrityError, NotFound) as exc:
         return LoadedModels(load_errors=(exc.message,))
-    return load_models(settings.model_dir, bundle_dirs=dirs, encoder_threads=settings.encoder_threads)
+    return load_models(settings.model_dir, bundle_dirs=dirs, encoder_threads=settings.encoder_threads,
+                       encoder_wide_threads=settings.encoder_wide_threads)

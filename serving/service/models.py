@@ -88,12 +88,13 @@ class LoadedModels:
 
 
 def load_models(model_dir: Path, *, bundle_dirs: Mapping[str, Path] | None = None,
-                encoder_threads: int = 0) -> LoadedModels:
+                encoder_threads: int = 0, encoder_wide_threads: int = 0) -> LoadedModels:
     """Load every bundle found under ``model_dir``; a bundle that fails verification is skipped and reported.
 
     ``bundle_dirs`` names another folder for some families (the local model store's champion, see
     serving/service/model_registry.py); the others are read from ``model_dir/<family>``. ``encoder_threads``
-    are the reason encoder's onnxruntime threads (0 = one per core); the small models run on one thread each."""
+    are the reason encoder's onnxruntime threads (0 = one per core), ``encoder_wide_threads`` those of its session
+    for lone requests (0 = none; see ``ReasonModel.wide``); the small models run on one thread each."""
     from returns_triage.models.disposition import DispositionModel
     from returns_triage.models.documents import DocumentExtractor
     from returns_triage.models.fraud import FraudScorer
@@ -114,7 +115,8 @@ def load_models(model_dir: Path, *, bundle_dirs: Mapping[str, Path] | None = Non
         return model
 
     return LoadedModels(
-        reason=load("reason", partial(ReasonModel.load, intra_op_threads=encoder_threads), required=True),
+        reason=load("reason", partial(ReasonModel.load, intra_op_threads=encoder_threads,
+                                      wide_threads=encoder_wide_threads), required=True),
         fraud=load("fraud", FraudScorer.load),
         documents=load("documents", DocumentExtractor.load),
         disposition=load("disposition", DispositionModel.load),

@@ -74,6 +74,14 @@ class Settings:
     # `triage serve --workers N` sets it to cores / (N × runners) when unset, so N workers with R encoder calls at
     # once do not run N × R × cores threads.
     encoder_threads: int = 0
+    # With more threads than that (TRIAGE_ENCODER_WIDE_THREADS; 0 = off), each serving process loads a second encoder
+    # session and runs a lone request's text on it: at light load a request gets every core. `triage serve` sets it to
+    # the core count when it narrows TRIAGE_ENCODER_THREADS below that and the variable is unset.
+    encoder_wide_threads: int = 0
+    # SQLite: serving processes checkpoint the write-ahead log on a background thread this often (seconds) instead
+    # of in whichever commit crosses SQLite's threshold, which then waited for the copy and its fsync
+    # (TRIAGE_SQLITE_CHECKPOINT_SECONDS; 0 = SQLite's own checkpoints on commit).
+    sqlite_checkpoint_seconds: float = 1.0
     # Disposition and supplier recovery: a low-confidence recommendation waits this long for a person; this many
     # defect inspections of one supplier's SKU within this many days open a supplier claim.
     disposition_review_hours: float = 24.0
@@ -132,6 +140,10 @@ class Settings:
             raise ConfigurationError("TRIAGE_MODEL_RETIRE_GRACE_SECONDS must be >= 0")
         if self.encoder_threads < 0:
             raise ConfigurationError("TRIAGE_ENCODER_THREADS must be >= 0 (0 = one per core)")
+        if self.encoder_wide_threads < 0:
+            raise ConfigurationError("TRIAGE_ENCODER_WIDE_THREADS must be >= 0 (0 = off)")
+        if not 0 <= self.sqlite_checkpoint_seconds <= 3600:
+            raise ConfigurationError("TRIAGE_SQLITE_CHECKPOINT_SECONDS must be between 0 and 3600 (0 = on commit)")
         if self.defect_pattern_count < 2 or self.defect_pattern_days <= 0 or self.disposition_review_hours <= 0:
             raise ConfigurationError("TRIAGE_DEFECT_PATTERN_COUNT must be >= 2, TRIAGE_DEFECT_PATTERN_DAYS and "
                                      "TRIAGE_DISPOSITION_REVIEW_HOURS > 0")
@@ -195,6 +207,8 @@ class Settings:
             reason_batch_runners=int(number("TRIAGE_REASON_BATCH_RUNNERS", 1, int)),
             reason_cascade=_flag(env, "TRIAGE_REASON_CASCADE", True),
             encoder_threads=int(number("TRIAGE_ENCODER_THREADS", 0, int)),
+            encoder_wide_threads=int(number("TRIAGE_ENCODER_WIDE_THREADS", 0, int)),
+            sqlite_checkpoint_seconds=float(number("TRIAGE_SQLITE_CHECKPOINT_SECONDS", 1.0)),
             disposition_review_hours=float(number("TRIAGE_DISPOSITION_REVIEW_HOURS", 24.0)),
             defect_pattern_count=int(number("TRIAGE_DEFECT_PATTERN_COUNT", 3, int)),
             defect_pattern_days=float(number("TRIAGE_DEFECT_PATTERN_DAYS", 30.0)),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -203,3 +204,60 @@ def test_two_runners_encode_two_batches_at_once_and_each_caller_gets_its_own(mod
     assert most == 2  # two encoder calls overlapped, never more than the runners
     assert batcher.stats.calls == 40 and batcher.stats.batched_texts == 40
     assert len(batcher._threads) == 2 and not any(t.is_alive() for t in batcher._threads)
+
+
+def test_a_lone_call_runs_wide_and_concurrent_calls_never_do(model: ReasonModel) -> None:
+    """A call that finds nothing queued and no other runner busy runs inside the model's ``wide()`` (every core);
+    a call batched with others, or running beside another runner, keeps one core."""
+    running = 0
+    seen: list[tuple[bool, int, int]] = []  # (ran wide, texts in the call, calls running at once)
+    lock = threading.Lock()
+    local = threading.local()
+
+    class Widened:
+        version = model.version
+
+        @contextmanager
+        def wide(self):  # type: ignore[no-untyped-def]
+            local.wide = True
+            try:
+                yield
+            finally:
+                local.wide = False
+
+        def predict(self, texts: list[str], batch_size: int = 64) -> list[ReasonPrediction]:
+            nonlocal running
+            with lock:
+                running += 1
+                seen.append((getattr(local, "wide", False), len(texts), running))
+            try:
+                time.sleep(0.02)
+                return model.predict(texts, batch_size=batch_size)
+            finally:
+                with lock:
+                    running -= 1
+
+    batcher = MicroBatchingReasonScorer(Widened(), max_batch=4, runners=2)  # type: ignore[arg-type]
+    try:
+        batcher.predict([TEXTS[0]])  # alone: nothing queued, no other runner
+        assert seen == [(True, 1, 1)]
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(batcher.predict, [[TEXTS[i % len(TEXTS)]] for i in range(40)]))
+    finally:
+        batcher.close()
+    wide = [s for s in seen if s[0]]
+    assert all(n == 1 and at_once == 1 for _, n, at_once in wide)
+    assert any(not w for w, _, _ in seen)  # under load, calls ran one core each
+    assert batcher.stats.wide_batches == len(wide)
+
+
+def test_the_wide_session_gives_the_same_predictions(reason_bundle: Path) -> None:
+    wide = ReasonModel.load(reason_bundle, intra_op_threads=1, wide_threads=2)
+    narrow = ReasonModel.load(reason_bundle, intra_op_threads=1)
+    options = wide.encoder._wide_session.get_session_options()  # type: ignore[union-attr]
+    assert options.intra_op_num_threads == 2
+    assert not narrow.encoder.has_wide_session
+    with wide.wide():
+        widened = wide.predict_encoder(TEXTS)
+    for a, b in zip(widened, narrow.predict_encoder(TEXTS), strict=True):
+        _same(a, b)

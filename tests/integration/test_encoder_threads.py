@@ -38,6 +38,21 @@ def test_a_negative_thread_count_fails_at_start_up() -> None:
 
     with pytest.raises(ConfigurationError):
         Settings.from_env({"TRIAGE_ENCODER_THREADS": "-1"})
+    with pytest.raises(ConfigurationError):
+        Settings.from_env({"TRIAGE_ENCODER_WIDE_THREADS": "-1"})
+    with pytest.raises(ConfigurationError):
+        Settings.from_env({"TRIAGE_SQLITE_CHECKPOINT_SECONDS": "-1"})
+
+
+def test_served_models_load_the_wide_session_the_settings_ask_for(model_dir: Path) -> None:
+    settings = Settings.from_env({"TRIAGE_ENCODER_THREADS": "1", "TRIAGE_ENCODER_WIDE_THREADS": "2"})
+    models = load_models(model_dir, encoder_threads=settings.encoder_threads,
+                         encoder_wide_threads=settings.encoder_wide_threads)
+    try:
+        assert _encoder_threads(models) == 1
+        assert models.reason.encoder._wide_session.get_session_options().intra_op_num_threads == 2
+    finally:
+        models.close()
 
 
 _CORES = os.cpu_count() or 1
@@ -56,7 +71,7 @@ def test_serve_shares_the_cores_among_its_workers(monkeypatch: pytest.MonkeyPatc
 
     seen: dict[str, object] = {}
     monkeypatch.setenv("TRIAGE_DATABASE_URL", f"sqlite:///{tmp_path / 'serve.db'}")
-    for name in ("TRIAGE_REASON_BATCH_RUNNERS", "TRIAGE_ENCODER_THREADS"):
+    for name in ("TRIAGE_REASON_BATCH_RUNNERS", "TRIAGE_ENCODER_THREADS", "TRIAGE_ENCODER_WIDE_THREADS"):
         # Recorded, so what cmd_serve sets in this process is undone after the test.
         monkeypatch.setenv(name, "")
     if runners is None:
@@ -68,9 +83,14 @@ def test_serve_shares_the_cores_among_its_workers(monkeypatch: pytest.MonkeyPatc
     else:
         monkeypatch.setenv("TRIAGE_ENCODER_THREADS", preset)
     # The server itself is not started: what matters is the environment its worker processes inherit.
-    monkeypatch.setattr(uvicorn, "run", lambda *a, **kw: seen.update(kw, threads=os.environ.get("TRIAGE_ENCODER_THREADS")))
+    monkeypatch.delenv("TRIAGE_ENCODER_WIDE_THREADS", raising=False)
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **kw: seen.update(
+        kw, threads=os.environ.get("TRIAGE_ENCODER_THREADS"), wide=os.environ.get("TRIAGE_ENCODER_WIDE_THREADS")))
     args = argparse.Namespace(host="127.0.0.1", port=0, workers=workers, log_level="warning")
     assert cli.cmd_serve(args) == 0
     assert seen["workers"] == workers and seen["threads"] == expected
+    # Narrowed below the core count: a lone request gets a session on every core.
+    narrowed = int(expected or 0)
+    assert seen["wide"] == (str(_CORES) if 0 < narrowed < _CORES else None)
     if runners is None:
         assert os.environ["TRIAGE_REASON_BATCH_RUNNERS"] == str(max(1, _CORES // workers))

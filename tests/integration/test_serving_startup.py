@@ -15,7 +15,10 @@ def test_a_worker_builds_the_app_without_pydantic_and_documents_the_api(model_di
         "import json, sys\n"
         "from returns_triage.serving.asgi import app_factory\n"
         "app = app_factory()\n"
-        "print(json.dumps({'pydantic': 'pydantic' in sys.modules, 'paths': sorted(app.openapi_schema.paths)}))\n"
+        "import threading\n"
+        "wal = [t.name for t in threading.enumerate() if t.name == 'sqlite-wal-checkpoint']\n"
+        "print(json.dumps({'pydantic': 'pydantic' in sys.modules, 'paths': sorted(app.openapi_schema.paths),\n"
+        "                  'wal': wal}))\n"
     )
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRIAGE_HOME": str(tmp_path), "TRIAGE_MODEL_DIR": str(model_dir),
            "TRIAGE_DATABASE_URL": f"sqlite:///{tmp_path / 'startup.db'}", "TRIAGE_MODEL_POLL_SECONDS": "0"}
@@ -26,3 +29,5 @@ def test_a_worker_builds_the_app_without_pydantic_and_documents_the_api(model_di
     out = json.loads(done.stdout.strip().splitlines()[-1])
     assert out["pydantic"] is False
     assert {"/v1/returns/score", "/v1/documents", "/v1/decisions/{decision_id}"} <= set(out["paths"])
+    # On SQLite the log is checkpointed on a thread of the worker's own, not in a request's commit.
+    assert out["wal"] == ["sqlite-wal-checkpoint"]
