@@ -122,7 +122,7 @@ def readyz(state: State) -> Response[Health]:
     models = ctx.registry.current if ctx.registry is not None else ctx.models
     checks: dict[str, Any] = {"models": models.versions(), "model_errors": list(models.load_errors)}
     try:
-        checks["database"] = SqlDecisionStore(ctx.engine).ping()
+        checks["database"] = ctx.scoring.store.ping()
     except Exception:  # noqa: BLE001 - readiness reports, it does not raise
         log.warning("database not reachable", exc_info=True)
         checks["database"] = False
