@@ -77,6 +77,11 @@ class ReasonModel:
         return cls(directory, manifest, intra_op_threads=intra_op_threads, cascade=cascade,
                    wide_threads=wide_threads)
 
+    @property
+    def runs_wide(self) -> bool:
+        """Whether :meth:`wide` changes anything (the bundle was loaded with ``wide_threads``)."""
+        return self.encoder.has_wide_session
+
     def wide(self) -> AbstractContextManager[None]:
         """Encoder calls this thread makes inside the block use every core (loaded with ``wide_threads``)."""
         return self.encoder.wide() if self.encoder.has_wide_session else nullcontext()

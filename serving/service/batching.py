@@ -106,7 +106,8 @@ class MicroBatchingReasonScorer:
         self._mean_batch = 1.0
         self._busy = 0  # runners executing a batch now
         wide = getattr(model, "wide", None)
-        self._wide: Callable[[], AbstractContextManager[None]] | None = wide if callable(wide) else None
+        self._wide: Callable[[], AbstractContextManager[None]] | None = (
+            wide if callable(wide) and getattr(model, "runs_wide", True) else None)
         first_stage = getattr(model, "first_stage", None)
         predict_encoder = getattr(model, "predict_encoder", None)
         split = callable(first_stage) and callable(predict_encoder)

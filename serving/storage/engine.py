@@ -118,11 +118,11 @@ class WalCheckpointer:
         with self.engine.connect() as conn:
             cursor = conn.connection.dbapi_connection.cursor()
             try:
-                busy, log, done = cursor.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                busy, frames, done = cursor.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
             finally:
                 cursor.close()
         self.checkpoints += 1
-        return int(busy), int(log), int(done)
+        return int(busy), int(frames), int(done)
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):

@@ -256,7 +256,14 @@ def test_the_wide_session_gives_the_same_predictions(reason_bundle: Path) -> Non
     narrow = ReasonModel.load(reason_bundle, intra_op_threads=1)
     options = wide.encoder._wide_session.get_session_options()  # type: ignore[union-attr]
     assert options.intra_op_num_threads == 2
-    assert not narrow.encoder.has_wide_session
+    assert not narrow.encoder.has_wide_session and wide.runs_wide and not narrow.runs_wide
+    # A batcher over a model without a wide session never counts a call as wide.
+    batcher = MicroBatchingReasonScorer(narrow.with_cascade(False))  # every text to the encoder
+    try:
+        batcher.predict([TEXTS[0]])
+    finally:
+        batcher.close()
+    assert batcher.stats.batches == 1 and batcher.stats.wide_batches == 0
     with wide.wide():
         widened = wide.predict_encoder(TEXTS)
     for a, b in zip(widened, narrow.predict_encoder(TEXTS), strict=True):
