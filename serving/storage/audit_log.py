@@ -15,22 +15,23 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Row, func, select, text
+from sqlalchemy.engine import Dialect
 from sqlalchemy.dialects import postgresql, sqlite
 
 from returns_triage.serving.domain.audit import GENESIS_HASH, AuditEntry, Checkpoint, compute_entry_hash
 from returns_triage.serving.domain.model import canonical_json, sha256_of
+from returns_triage.serving.storage.prepared import PreparedStatement
 from returns_triage.serving.storage.tables import audit_checkpoints, audit_entries, policy_documents
 
-__all__ = ["REVIEW_ACTION", "OVERRIDE", "OUTCOME", "EntryDraft", "append_entry", "append_entries", "chain_entries",
-           "entry_rows", "append_review_entry", "note_sha256", "store_policy_document", "SqlAuditLog",
-           "CHAIN_LOCK", "CHAIN_LOCK_KEY", "HEAD", "INSERT_ENTRY"]
+__all__ = ["REVIEW_ACTION", "OVERRIDE", "OUTCOME", "EntryDraft", "append_entry", "append_entries",
+           "append_review_entry", "note_sha256", "store_policy_document", "SqlAuditLog"]
 
 REVIEW_ACTION = "review_action"
 OVERRIDE = "override"
 OUTCOME = "outcome"
 
 # Any constant works; it only has to be the same in every process that appends.
-CHAIN_LOCK_KEY = 0x72747269616765  # "rtriage"
+_PG_CHAIN_LOCK = 0x72747269616765  # "rtriage"
 
 _ENTRY_COLUMNS = (audit_entries.c.seq, audit_entries.c.tenant, audit_entries.c.kind, audit_entries.c.subject_id,
                   audit_entries.c.actor, audit_entries.c.created_at, audit_entries.c.payload,
@@ -66,11 +67,29 @@ class EntryDraft:
     payload: str
 
 
-# Every appender takes the chain lock (PostgreSQL; SQLite's BEGIN IMMEDIATE is the lock there), then reads the
-# head, then inserts: the statements of an append, for callers that run them themselves.
-INSERT_ENTRY = audit_entries.insert()
-HEAD = select(audit_entries.c.seq, audit_entries.c.entry_hash).order_by(audit_entries.c.seq.desc()).limit(1)
-CHAIN_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
+_INSERT_ENTRY = audit_entries.insert()
+_ENTRY_KEYS = ("seq", "tenant", "kind", "subject_id", "actor", "created_at", "payload", "prev_hash", "entry_hash")
+_HEAD = select(audit_entries.c.seq, audit_entries.c.entry_hash).order_by(audit_entries.c.seq.desc()).limit(1)
+_CHAIN_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
+
+
+class _AppendStatements:
+    """An append's statements compiled once per dialect and run on the driver's cursor (storage/prepared.py): every
+    scored return appends an entry, and ``Connection.execute``'s own work cost more than these statements."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.chain_lock = PreparedStatement(_CHAIN_LOCK, dialect) if dialect.name == "postgresql" else None
+        self.head = PreparedStatement(_HEAD, dialect)
+        self.insert = PreparedStatement(_INSERT_ENTRY, dialect, _ENTRY_KEYS)
+
+
+_APPEND_STATEMENTS: dict[tuple[str, str, str], _AppendStatements] = {}
+
+
+def _append_statements(dialect: Dialect) -> _AppendStatements:
+    key = (dialect.name, dialect.driver, dialect.paramstyle)
+    found = _APPEND_STATEMENTS.get(key)
+    return found if found is not None else _APPEND_STATEMENTS.setdefault(key, _AppendStatements(dialect))
 
 
 def append_entries(conn: Connection, drafts: Sequence[EntryDraft], *,
@@ -79,21 +98,15 @@ def append_entries(conn: Connection, drafts: Sequence[EntryDraft], *,
     taking the chain lock and reading the head once and inserting them in one statement (group commit)."""
     if not drafts:
         return []
-    if conn.dialect.name == "postgresql":
+    if not conn.in_transaction():
+        # What Connection.execute would do first (the statements below bypass it): begin, taking SQLite's lock.
+        conn.begin()
+    sql = _append_statements(conn.dialect)
+    if sql.chain_lock is not None:
         # Held until the transaction ends; the next appender then reads the head this one committed.
-        conn.execute(CHAIN_LOCK, {"k": CHAIN_LOCK_KEY})
-    head = conn.execute(HEAD).first()
-    entries = chain_entries(drafts, None if head is None else (int(head.seq), head.entry_hash), created_at=created_at)
-    conn.execute(INSERT_ENTRY, entry_rows(entries))
-    return entries
-
-
-def chain_entries(drafts: Sequence[EntryDraft], head: tuple[int, str] | None, *,
-                  created_at: str | None = None) -> list[AuditEntry]:
-    """``drafts`` chained after ``head`` (the last entry's ``seq`` and hash, read under the chain lock; None for an
-    empty log). Callers that run their own statements (the group-commit writer) read the head and insert the
-    entries themselves."""
-    seq, prev_hash = (0, GENESIS_HASH) if head is None else head
+        sql.chain_lock.fetch(conn, {"k": _PG_CHAIN_LOCK})
+    head = sql.head.fetch(conn)
+    seq, prev_hash = (int(head[0][0]), head[0][1]) if head else (0, GENESIS_HASH)
     when = created_at or _now()
     entries: list[AuditEntry] = []
     for draft in drafts:
@@ -104,14 +117,11 @@ def chain_entries(drafts: Sequence[EntryDraft], head: tuple[int, str] | None, *,
                                   actor=draft.actor, created_at=when, payload=draft.payload, prev_hash=prev_hash,
                                   entry_hash=entry_hash))
         prev_hash = entry_hash
+    sql.insert.execute(conn, [
+        {"seq": e.seq, "tenant": e.tenant, "kind": e.kind, "subject_id": e.subject_id, "actor": e.actor,
+         "created_at": e.created_at, "payload": e.payload, "prev_hash": e.prev_hash, "entry_hash": e.entry_hash}
+        for e in entries])
     return entries
-
-
-def entry_rows(entries: Sequence[AuditEntry]) -> list[dict[str, Any]]:
-    """The parameters of :data:`INSERT_ENTRY` for ``entries``."""
-    return [{"seq": e.seq, "tenant": e.tenant, "kind": e.kind, "subject_id": e.subject_id, "actor": e.actor,
-             "created_at": e.created_at, "payload": e.payload, "prev_hash": e.prev_hash, "entry_hash": e.entry_hash}
-            for e in entries]
 
 
 def note_sha256(note: str | None) -> str | None:

@@ -33,16 +33,7 @@ from sqlalchemy.engine import Dialect
 from returns_triage.serving.domain.audit import decision_entry_payload
 from returns_triage.serving.domain.model import Decision, ReviewItem, canonical_json
 from returns_triage.serving.domain.webhooks import DECISION_CREATED
-from returns_triage.serving.storage.audit_log import (
-    CHAIN_LOCK,
-    CHAIN_LOCK_KEY,
-    HEAD,
-    INSERT_ENTRY,
-    EntryDraft,
-    chain_entries,
-    entry_rows,
-    store_policy_document,
-)
+from returns_triage.serving.storage.audit_log import EntryDraft, append_entries, store_policy_document
 from returns_triage.serving.storage.prepared import PreparedStatement
 from returns_triage.serving.storage.repository import DuplicateIdempotencyKey, SqlDecisionStore, StoredResponse
 from returns_triage.serving.storage.tables import idempotency_keys, webhook_events
@@ -257,14 +248,8 @@ class GroupCommitDecisionStore:
             {"tenant": j.tenant, "key": j.key, "request_sha256": j.request_sha256,
              "decision_id": j.decision.decision_id, "status_code": j.status_code, "response_body": j.body,
              "created_at": j.decision.created_at} for j in fresh])
-        # The audit entries, as audit_log.append_entries writes them: chain lock, head, one insert.
-        if sql.chain_lock is not None:
-            sql.chain_lock.fetch(conn, {"k": CHAIN_LOCK_KEY})
-        head = sql.head.fetch(conn)
-        entries = chain_entries([EntryDraft(tenant=j.tenant, kind="decision", subject_id=j.decision.decision_id,
-                                            actor=_ACTOR, payload=j.audit_text) for j in fresh],
-                                (int(head[0][0]), head[0][1]) if head else None)
-        sql.insert_entry.execute(conn, entry_rows(entries))
+        append_entries(conn, [EntryDraft(tenant=j.tenant, kind="decision", subject_id=j.decision.decision_id,
+                                         actor=_ACTOR, payload=j.audit_text) for j in fresh])
         # The policy each decision was made under, content-addressed, so a replay can find it by its hash.
         store = self.store
         for job in fresh:
@@ -278,8 +263,9 @@ class GroupCommitDecisionStore:
 
 
 class _GroupStatements:
-    """The statements of a group write, compiled once for the engine's dialect (see storage/prepared.py); the
-    one-decision path (fallback, and every other writer) keeps to ``Connection.execute``."""
+    """The statements of a group write, compiled once for the engine's dialect (see storage/prepared.py); the audit
+    entries go through ``append_entries``, which prepares its own. The one-decision path (the fallback) keeps to
+    ``Connection.execute``."""
 
     def __init__(self, store: SqlDecisionStore) -> None:
         dialect: Dialect = store.engine.dialect
@@ -289,9 +275,6 @@ class _GroupStatements:
         self.insert_decision = PreparedStatement(store._insert_decision, dialect, _DECISION_COLUMNS)
         self.insert_review_item = PreparedStatement(store._insert_review_item, dialect, _REVIEW_COLUMNS)
         self.insert_key = PreparedStatement(store._insert_key, dialect, _KEY_COLUMNS)
-        self.chain_lock = PreparedStatement(CHAIN_LOCK, dialect) if dialect.name == "postgresql" else None
-        self.head = PreparedStatement(HEAD, dialect)
-        self.insert_entry = PreparedStatement(INSERT_ENTRY, dialect, _ENTRY_COLUMNS)
         self.insert_event = PreparedStatement(webhook_events.insert(), dialect, _EVENT_COLUMNS)
         self._select_keys: dict[int, PreparedStatement] = {}
 
@@ -312,7 +295,6 @@ _DECISION_COLUMNS = ("decision_id", "tenant", "case_ref", "created_at", "route",
 _REVIEW_COLUMNS = ("item_id", "tenant", "decision_id", "case_ref", "queue", "priority", "sla_due_at", "status",
                    "created_at", "fencing_token", "escalation_level")
 _KEY_COLUMNS = ("tenant", "key", "request_sha256", "decision_id", "status_code", "response_body", "created_at")
-_ENTRY_COLUMNS = ("seq", "tenant", "kind", "subject_id", "actor", "created_at", "payload", "prev_hash", "entry_hash")
 _EVENT_COLUMNS = ("event_id", "tenant", "event", "created_at", "body")
 
 

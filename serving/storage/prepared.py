@@ -14,10 +14,12 @@ Only for statements whose parameters are all given by the caller: no column defa
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import ClauseElement
 
@@ -60,22 +62,31 @@ class PreparedStatement:
         """Run in ``conn``'s transaction, once per row; returns the driver's row count (-1 when it has none)."""
         if isinstance(rows, Mapping):
             rows = [rows]
-        cursor = conn.connection.cursor()
-        try:
-            if len(rows) == 1:
-                cursor.execute(self.sql, self.parameters(rows[0]))
+        params = [self.parameters(r) for r in rows]
+        with self._cursor(conn, params) as cursor:
+            if len(params) == 1:
+                cursor.execute(self.sql, params[0])
             else:
-                cursor.executemany(self.sql, [self.parameters(r) for r in rows])
+                cursor.executemany(self.sql, params)
             return int(cursor.rowcount)
-        finally:
-            cursor.close()
 
     def fetch(self, conn: Connection, row: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
         """Run a query in ``conn``'s transaction and return its rows as the driver gives them (no result
         processing: only for columns whose driver values are what the caller wants, e.g. strings and integers)."""
+        params = self.parameters(row or {})
+        with self._cursor(conn, params) as cursor:
+            cursor.execute(self.sql, params)
+            return [tuple(r) for r in cursor.fetchall()]
+
+    @contextmanager
+    def _cursor(self, conn: Connection, params: Any) -> Iterator[Any]:
+        """The driver's cursor; its errors raised as SQLAlchemy raises them (``IntegrityError``, ``OperationalError``
+        …, each a ``DBAPIError`` with the driver's error as ``orig``), so callers catch one family of errors."""
+        dbapi_error = conn.dialect.loaded_dbapi.Error
         cursor = conn.connection.cursor()
         try:
-            cursor.execute(self.sql, self.parameters(row or {}))
-            return [tuple(r) for r in cursor.fetchall()]
+            yield cursor
+        except dbapi_error as exc:
+            raise DBAPIError.instance(self.sql, params, exc, dbapi_error, dialect=conn.dialect) from exc
         finally:
             cursor.close()
