@@ -27,6 +27,11 @@ def test_quick_load_bench_reports_every_target(tmp_path: Path, model_dir: Path) 
                  "rss_mb_per_worker", "startup_to_ready_s"):
         assert metrics[name] > 0, name
     assert metrics["e2e_with_document_max_rps"] >= 0 and "p99_ms_at_half_max" in metrics
+    # The ceilings beside the ratios: the full model path cannot pass the raw encoder, nor the cascade its share.
+    assert metrics["raw_encoder_vs_naive_baseline"] == pytest.approx(
+        metrics["raw_encoder_texts_per_s"] / metrics["naive_baseline_rps"])
+    share = metrics["cascade_first_stage_on_load_texts"]["share_answered"]
+    assert 0.0 < metrics["cascade_ceiling_vs_raw_encoder"] <= 1.0 / (1.0 - share)
     # Every request of the load succeeded: unique keys, valid bodies, an accepted API key.
     for layout in metrics["layouts"].values():
         for point in layout["points"]:
