@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,8 +28,10 @@ class OnnxTextEncoder:
     def __init__(self, model_path: Path | bytes, tokenizer_path: Path, *, intra_op_threads: int = 0,
                  wide_threads: int = 0) -> None:
         self._session = onnx_session(model_path, intra_op_threads=intra_op_threads)
+        # Only worth its memory and load time when it has more threads than the session above (0: one per core).
+        narrow = intra_op_threads or os.cpu_count() or 1
         self._wide_session = (onnx_session(model_path, intra_op_threads=wide_threads)
-                              if wide_threads > max(1, intra_op_threads) else None)
+                              if wide_threads > narrow else None)
         self._calls = threading.local()
         tokenizer = Tokenizer.from_file(str(tokenizer_path))
         # The shipped tokenizer pads every text to 128 tokens; pad per batch instead (STACK.md, trap 2).

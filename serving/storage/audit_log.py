@@ -68,6 +68,7 @@ class EntryDraft:
 
 
 _INSERT_ENTRY = audit_entries.insert()
+# The columns an entry fills, each named as the AuditEntry field it comes from.
 _ENTRY_KEYS = ("seq", "tenant", "kind", "subject_id", "actor", "created_at", "payload", "prev_hash", "entry_hash")
 _HEAD = select(audit_entries.c.seq, audit_entries.c.entry_hash).order_by(audit_entries.c.seq.desc()).limit(1)
 _CHAIN_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
@@ -117,10 +118,7 @@ def append_entries(conn: Connection, drafts: Sequence[EntryDraft], *,
                                   actor=draft.actor, created_at=when, payload=draft.payload, prev_hash=prev_hash,
                                   entry_hash=entry_hash))
         prev_hash = entry_hash
-    sql.insert.execute(conn, [
-        {"seq": e.seq, "tenant": e.tenant, "kind": e.kind, "subject_id": e.subject_id, "actor": e.actor,
-         "created_at": e.created_at, "payload": e.payload, "prev_hash": e.prev_hash, "entry_hash": e.entry_hash}
-        for e in entries])
+    sql.insert.execute(conn, [{key: getattr(e, key) for key in _ENTRY_KEYS} for e in entries])
     return entries
 
 
